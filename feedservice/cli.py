@@ -1,0 +1,132 @@
+"""The ``feedservice`` command: serve (the default), get, check-store, validate.
+
+Exit codes: 0 ok, 1 problems found, 2 bad usage or could not run. Data goes to stdout, diagnostics to
+stderr. Every option can also be set with the ``FEEDSERVICE_*`` variable named in its help.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import ConfigError
+from .errors import FeedserviceError, StoreError
+
+log = logging.getLogger(__name__)
+
+
+def _setup_logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _make_app(overrides: dict[str, Any]) -> Any:
+    """Returns the app, or exits 1 with the store's problems (never a traceback)."""
+    from . import create_app
+
+    try:
+        return create_app({k: v for k, v in overrides.items() if v is not None})
+    except StoreError as e:
+        click.echo(f"feedservice: refusing to start: the store has {len(e.problems)} problem(s):", err=True)
+        click.echo(str(e), err=True)
+        sys.exit(1)
+    except ConfigError as e:
+        click.echo(f"feedservice: {e}", err=True)
+        sys.exit(2)
+
+
+store_option = click.option(
+    "--store", type=click.Path(dir_okay=False), envvar="FEEDSERVICE_STORE", help="Article store (FEEDSERVICE_STORE)."
+)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feedservice")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """Atom, RSS and JSON Feed service for the Smart City Comprehensive Portal. Without a command: serve."""
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@cli.command()
+@store_option
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="FEEDSERVICE_HOST", help="Address to listen on (FEEDSERVICE_HOST).")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="FEEDSERVICE_PORT", help="Port (FEEDSERVICE_PORT).")
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), envvar="FEEDSERVICE_WORKERS", help="Worker processes (FEEDSERVICE_WORKERS).")
+def serve(store: str | None, host: str, port: int, workers: int) -> None:
+    """Serve the feeds with the production server."""
+    from .server import run
+
+    _setup_logging()
+    if store:
+        os.environ["FEEDSERVICE_STORE"] = store  # workers build their app from the environment
+    _make_app({})  # fail fast, with the store's problems, before any worker starts
+    run(host=host, port=port, workers=workers)
+
+
+@cli.command()
+@click.argument("path")
+@store_option
+@click.option("--header", "-H", multiple=True, help="Request header 'Name: value' (repeatable).")
+@click.option("--include", "-i", is_flag=True, help="Print the status line and headers first.")
+def get(path: str, store: str | None, header: tuple[str, ...], include: bool) -> None:
+    """Answer one request for PATH in-process and print the body; exit 0 only on 200."""
+    app = _make_app({"STORE": store, "RELOAD_SECONDS": 0})
+    headers = {}
+    for h in header:
+        name, sep, value = h.partition(":")
+        if not sep:
+            raise click.UsageError(f"--header {h!r} is not 'Name: value'")
+        headers[name.strip()] = value.strip()
+    with app.test_client() as client:
+        resp = client.get(path, headers=headers)
+    if include:
+        click.echo(f"HTTP/1.1 {resp.status}")
+        for k, v in resp.headers.items():
+            click.echo(f"{k}: {v}")
+        click.echo("")
+    sys.stdout.buffer.write(resp.get_data())
+    sys.stdout.flush()
+    if resp.status_code != 200:
+        click.echo(f"feedservice get: {path}: {resp.status}", err=True)
+        sys.exit(1)
+
+
+@cli.command("check-store")
+@click.argument("path", required=False, envvar="FEEDSERVICE_STORE", default="data/articles.json")
+def check_store(path: str) -> None:
+    """Check the article store at PATH; print its problems and exit 1, or a summary and exit 0."""
+    from .loader import load_store
+
+    try:
+        store = load_store(path)
+    except StoreError as e:
+        click.echo(str(e))
+        click.echo(f"{path}: {len(e.problems)} problem(s); nothing was changed", err=True)
+        sys.exit(1)
+    withdrawn = sum(1 for a in store.articles if a.withdrawn)
+    click.echo(
+        f"{path}: ok: {len(store.articles)} articles ({withdrawn} withdrawn), {len(store.ministries)} ministries, "
+        f"{len(store.topics)} topics, version {store.version}"
+    )
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except FeedserviceError as e:
+        click.echo(f"feedservice: {e}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

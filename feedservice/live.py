@@ -1,0 +1,104 @@
+"""The store being served, swapped atomically when the file changes, and never for a broken one.
+
+Each worker process holds one ``LiveStore``. A background thread checks the file every
+``RELOAD_SECONDS`` (SIGHUP asks for a check at once) and swaps in a new ``Store`` only after it loaded
+and validated completely. A request reads ``live.current`` once and uses that store throughout, so no
+response mixes two versions. A refused file leaves the last good store serving and ``error`` set.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import threading
+from typing import Callable
+
+from .errors import StoreError
+from .loader import load_store
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+
+def _signature(path: str) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+class LiveStore:
+    def __init__(self, path: str, max_bytes: int, interval: float) -> None:
+        """Loads the store at ``path``; raises StoreError if it is broken (so start-up fails loudly)."""
+        self.path = path
+        self.max_bytes = max_bytes
+        self.interval = interval
+        self._signature = _signature(path)
+        self.current: Store = load_store(path, max_bytes)
+        self.loaded_at = dt.datetime.now(dt.timezone.utc)
+        self.error: str | None = None
+        self.listeners: list[Callable[[Store, Store], None]] = []
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        log.info("loaded store %s: %d articles, version %s", path, len(self.current.articles), self.current.version)
+
+    @property
+    def status(self) -> str:
+        return "degraded" if self.error else "ok"
+
+    def check(self) -> bool:
+        """Reloads the store if its file changed; returns True if a new store was swapped in."""
+        with self._lock:
+            sig = _signature(self.path)
+            if sig == self._signature:
+                return False
+            self._signature = sig
+            try:
+                new = load_store(self.path, self.max_bytes)
+            except StoreError as e:
+                self.error = str(e)
+                log.error("refused store %s, still serving version %s:\n%s", self.path, self.current.version, e)
+                return False
+            self.error = None
+            if new.version == self.current.version:
+                return False
+            old, self.current = self.current, new
+            self.loaded_at = dt.datetime.now(dt.timezone.utc)
+        log.info("reloaded store %s: %d articles, version %s", self.path, len(new.articles), new.version)
+        for listener in self.listeners:
+            try:
+                listener(old, new)
+            except Exception:  # a listener must never stop reloading
+                log.exception("store change listener failed")
+        return True
+
+    def start(self) -> None:
+        """Starts the watcher thread in this process (again after a fork); does nothing if checking is off."""
+        if not self.interval or (self._thread is not None and self._pid == os.getpid()):
+            return
+        self._pid = os.getpid()
+        self._thread = threading.Thread(target=self._watch, name="feedservice-reload", daemon=True)
+        self._thread.start()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
+            try:
+                signal.signal(signal.SIGHUP, lambda *_: self._wake.set())
+            except ValueError:
+                pass
+
+    def wake(self) -> None:
+        """Asks the watcher for a check now (what SIGHUP does)."""
+        self._wake.set()
+
+    def _watch(self) -> None:
+        while True:
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            try:
+                self.check()
+            except Exception:
+                log.exception("store check failed")

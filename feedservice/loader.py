@@ -1,0 +1,525 @@
+"""Reads ``data/articles.json``, checks every field, and builds a ``Store``, or raises ``StoreError``.
+
+Every problem is reported at once, one line each, as ``FILE: PLACE: FIELD: what is wrong; the fix``, e.g.
+``data/articles.json: articles[3] (2024-05-23-solution-expansion): published: '15/02/2024' is not an RFC 3339
+date; write 2024-02-15 or 2024-02-15T09:00:00+09:00``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import hashlib
+import json
+import logging
+import os
+import re
+import zoneinfo
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+from .errors import StoreError
+from .sanitize import clean_html
+from .store import (
+    Article,
+    Correction,
+    Former,
+    Ministry,
+    Portal,
+    Store,
+    Topic,
+    Withdrawal,
+    build_selections,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 150 * 1024 * 1024
+
+SLUG_RE = re.compile(r"[a-z0-9-]{1,100}")
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+RFC3339_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
+NAIVE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
+OFFSET_RE = re.compile(r"[+-](\d{2}):(\d{2})")
+TAG_AUTHORITY_RE = re.compile(r"(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+|[^@\s,]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+),\d{4}(?:-\d{2}(?:-\d{2})?)?")
+LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
+# XML 1.0 section 2.2 Char: everything else (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF) is refused.
+XML_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# Cheap pre-check on the raw text: a forbidden character either stands literally or as a JSON \u escape.
+RAW_SUSPECT_RE = re.compile(
+    r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
+)
+# Dates editors tend to type, each with the format that reads it, so the message can show the fix.
+GUESS_FORMATS = ("%d/%m/%Y", "%Y.%m.%d", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y", "%Y-%m-%d")
+
+TOP_FIELDS = ("portal", "ministries", "topics", "articles")
+PORTAL_FIELDS = ("title", "subtitle", "base_url", "tag_authority", "language", "timezone", "author", "contact", "email")
+MINISTRY_FIELDS = ("slug", "name", "homepage", "formerly")
+TOPIC_FIELDS = ("slug", "name", "formerly")
+FORMER_FIELDS = ("slug", "name", "until")
+ARTICLE_FIELDS = (
+    "id", "title", "published", "updated", "ministries", "topics", "summary",
+    "content_html", "url", "source", "corrections", "withdrawn",
+)
+
+
+def load_store(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES) -> Store:
+    """Returns the store in the JSON file at ``path``.
+
+    Raises ``StoreError`` listing every problem found, each naming the file, the place and the fix.
+    """
+    name = os.fspath(path)
+    try:
+        size = os.stat(name).st_size
+        if size > max_bytes:
+            raise StoreError([
+                f"{name}: the file is {size:,} bytes, over the limit of {max_bytes:,}; "
+                "split the archive or raise FEEDSERVICE_MAX_STORE_BYTES"
+            ])
+        with open(name, "rb") as f:
+            raw = f.read(max_bytes + 1)
+    except OSError as e:
+        raise StoreError([f"{name}: cannot read the store: {e.strerror or e}; check the path and its permissions"]) from None
+    return parse_store(raw, name)
+
+
+def parse_store(raw: bytes, name: str = "<store>") -> Store:
+    """Returns the store encoded in ``raw`` (UTF-8 JSON); ``name`` is the file name used in messages."""
+    doc = _decode(raw, name)
+    checker = _Checker(name, check_text=bool(RAW_SUSPECT_RE.search(doc[1])))
+    store = checker.build(doc[0], version=hashlib.sha256(raw).hexdigest()[:16])
+    if checker.problems:
+        raise StoreError(checker.problems)
+    assert store is not None
+    return store
+
+
+def _decode(raw: bytes, name: str) -> tuple[Any, str]:
+    """Returns (parsed JSON, text); raises StoreError for an empty file, a BOM, bad UTF-8 or bad JSON."""
+    if not raw.strip():
+        raise StoreError([f"{name}: the file is empty; it must hold one JSON object with {', '.join(TOP_FIELDS)}"])
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raise StoreError([f"{name}: line 1, column 1: the file starts with a UTF-8 byte order mark; save it as UTF-8 without BOM"])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw.count(b"\n", 0, e.start) + 1
+        col = e.start - (raw.rfind(b"\n", 0, e.start) + 1) + 1
+        raise StoreError([
+            f"{name}: line {line}, column {col}: byte 0x{raw[e.start]:02x} is not UTF-8; "
+            "save the file as UTF-8"
+        ]) from None
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as e:
+        raise StoreError([f"{name}: line {e.lineno}, column {e.colno}: {e.msg}; fix the JSON syntax there"]) from None
+    except RecursionError:
+        raise StoreError([f"{name}: the JSON is nested too deeply to be a store; check for runaway brackets"]) from None
+
+
+def _suggest(word: str, known: Any) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _known_list(known: Any) -> str:
+    names = list(known)
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    return f"(known: {shown})"
+
+
+def parse_timezone(value: str) -> dt.tzinfo | None:
+    """Returns the tzinfo for '+09:00' or an IANA name such as 'Asia/Seoul', or None if it is neither."""
+    m = OFFSET_RE.fullmatch(value)
+    if m:
+        hours, minutes = int(m.group(1)), int(m.group(2))
+        if hours > 23 or minutes > 59:
+            return None
+        delta = dt.timedelta(hours=hours, minutes=minutes)
+        return dt.timezone(-delta if value[0] == "-" else delta)
+    try:
+        return zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+class _Checker:
+    """Collects problems while turning the parsed JSON into store objects."""
+
+    def __init__(self, name: str, check_text: bool) -> None:
+        self.name = name
+        self.problems: list[str] = []
+        self.check_text = check_text
+        self.tz: dt.tzinfo = dt.timezone(dt.timedelta(hours=9))
+        self.offset_text = "+09:00"
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self.name}: {where}: {message}")
+
+    # -- generic fields ------------------------------------------------------------------------------------
+    def fields(self, where: str, obj: Any, known: tuple[str, ...], required: tuple[str, ...]) -> bool:
+        """Checks that obj is an object with the required fields and no unknown ones; returns False if not an object."""
+        if not isinstance(obj, dict):
+            self.problem(where, f"must be a JSON object, not {_json_type(obj)}")
+            return False
+        for key in obj:
+            if key not in known:
+                self.problem(where, f"unknown field '{key}'{_suggest(key, known)} (fields: {', '.join(known)})")
+        for key in required:
+            if key not in obj:
+                self.problem(where, f"{key}: missing; add \"{key}\"")
+        return True
+
+    def text(self, where: str, obj: dict, key: str, required: bool = True, empty_ok: bool = False) -> str | None:
+        value = obj.get(key)
+        if value is None:
+            if required and key in obj:
+                self.problem(where, f"{key}: must be a string, not null")
+            return None
+        if not isinstance(value, str):
+            self.problem(where, f"{key}: must be a string, not {_json_type(value)}")
+            return None
+        if not empty_ok and not value.strip():
+            self.problem(where, f"{key}: is empty; write the {key.replace('_', ' ')}")
+            return None
+        if self.check_text:
+            bad = XML_FORBIDDEN_RE.search(value)
+            if bad:
+                self.problem(
+                    where,
+                    f"{key}: contains U+{ord(bad.group()):04X} at character {bad.start() + 1}, which XML cannot carry; "
+                    "delete it",
+                )
+                return None
+        return value
+
+    def slug(self, where: str, obj: dict, key: str) -> str | None:
+        value = self.text(where, obj, key)
+        if value is not None and not SLUG_RE.fullmatch(value):
+            fixed = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", value.lower())).strip("-") or "name"
+            self.problem(where, f"{key}: '{value}' is not a slug (a-z, 0-9 and '-', at most 100); write '{fixed[:100]}'")
+            return None
+        return value
+
+    def url(self, where: str, obj: dict, key: str, required: bool = False) -> str | None:
+        value = self.text(where, obj, key, required=required)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
+            self.problem(where, f"{key}: '{value}' is not an absolute http(s) URL; write it like https://www.example.go.kr/path")
+            return None
+        return value
+
+    def date(self, where: str, obj: dict, key: str, required: bool = True) -> dt.datetime | None:
+        """Returns an aware datetime in the portal's zone; a bare date means 00:00 there."""
+        value = obj.get(key)
+        if value is None:
+            if required:
+                self.problem(where, f"{key}: missing; add \"{key}\": \"YYYY-MM-DD\"")
+            return None
+        if not isinstance(value, str):
+            self.problem(where, f"{key}: must be a string like \"2024-02-15\", not {_json_type(value)}")
+            return None
+        try:
+            if DATE_RE.fullmatch(value):
+                return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), self.tz)
+            if RFC3339_RE.fullmatch(value):
+                return dt.datetime.fromisoformat(value).astimezone(self.tz)
+        except ValueError:
+            pass  # the right shape with impossible numbers (month 13): reported below
+        if NAIVE_RE.fullmatch(value):
+            fix = value.replace(" ", "T")
+            if fix.count(":") == 1:
+                fix += ":00"
+            self.problem(where, f"{key}: '{value}' has no UTC offset; write {fix}{self.offset_text}")
+            return None
+        guess = _guess_date(value)
+        if guess:
+            fix = f"write {guess} or {guess}T09:00:00{self.offset_text}"
+        else:
+            fix = f"write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS{self.offset_text}"
+        self.problem(where, f"{key}: '{value}' is not an RFC 3339 date; {fix}")
+        return None
+
+    def slug_list(self, where: str, obj: dict, key: str, known: dict, renamed: dict[str, str]) -> tuple[str, ...]:
+        value = obj.get(key)
+        if not isinstance(value, list) or not value:
+            what = "an empty list" if value == [] else _json_type(value) if key in obj else "missing"
+            self.problem(where, f"{key}: must list at least one slug, not {what}; write \"{key}\": [\"{next(iter(known), 'slug')}\"]")
+            return ()
+        out: list[str] = []
+        for i, slug in enumerate(value):
+            if not isinstance(slug, str):
+                self.problem(where, f"{key}[{i}]: must be a slug string, not {_json_type(slug)}")
+            elif slug in renamed:
+                self.problem(where, f"{key}[{i}]: '{slug}' is a former name of '{renamed[slug]}'; write '{renamed[slug]}'")
+            elif slug not in known:
+                self.problem(where, f"{key}[{i}]: unknown {key[:-1].replace('ie', 'y')} '{slug}'{_suggest(slug, known)} {_known_list(known)}")
+            elif slug in out:
+                self.problem(where, f"{key}[{i}]: '{slug}' is listed twice; delete one")
+            else:
+                out.append(slug)
+        return tuple(out)
+
+    # -- sections -------------------------------------------------------------------------------------------
+    def build(self, doc: Any, version: str) -> Store | None:
+        if not isinstance(doc, dict):
+            self.problems.append(
+                f"{self.name}: the top level must be a JSON object with {', '.join(TOP_FIELDS)}, not {_json_type(doc)}"
+            )
+            return None
+        self.fields("top level", doc, TOP_FIELDS, TOP_FIELDS)
+        portal = self.portal(doc.get("portal"))
+        ministries, m_renamed = self.named_list(doc.get("ministries"), "ministries", MINISTRY_FIELDS, Ministry)
+        topics, t_renamed = self.named_list(doc.get("topics"), "topics", TOPIC_FIELDS, Topic)
+        articles = self.articles(doc.get("articles"), ministries, topics, m_renamed, t_renamed)
+        if self.problems or portal is None:
+            return None
+        articles.sort(key=lambda a: (a.published, a.id))
+        ordered = tuple(articles)
+        return Store(
+            path=self.name,
+            version=version,
+            portal=portal,
+            ministries=ministries,
+            topics=topics,
+            articles=ordered,
+            selections=build_selections(ordered, ministries, topics),
+            by_id={a.id: i for i, a in enumerate(ordered)},
+            renamed={"ministries": m_renamed, "topics": t_renamed},
+        )
+
+    def portal(self, obj: Any) -> Portal | None:
+        where = "portal"
+        if obj is None or not self.fields(where, obj, PORTAL_FIELDS, ("title", "base_url", "tag_authority", "language", "timezone")):
+            return None
+        tz_text = self.text(where, obj, "timezone")
+        if tz_text is not None:
+            tz = parse_timezone(tz_text)
+            if tz is None:
+                self.problem(where, f"timezone: '{tz_text}' is neither an offset like +09:00 nor a zone like Asia/Seoul")
+            else:
+                self.tz = tz
+                if OFFSET_RE.fullmatch(tz_text):
+                    self.offset_text = tz_text
+        title = self.text(where, obj, "title")
+        base_url = self.url(where, obj, "base_url", required=True)
+        if base_url is not None:
+            parts = urlsplit(base_url)
+            if parts.query or parts.fragment:
+                self.problem(where, f"base_url: '{base_url}' has a query or fragment; write only scheme, host and path")
+            base_url = base_url.rstrip("/")
+        authority = self.text(where, obj, "tag_authority")
+        if authority is not None and not TAG_AUTHORITY_RE.fullmatch(authority):
+            self.problem(
+                where,
+                f"tag_authority: '{authority}' is not an RFC 4151 tagging entity; write a domain you own and a date "
+                "you owned it, like smartcity.go.kr,2025",
+            )
+        language = self.text(where, obj, "language")
+        if language is not None and not LANGUAGE_RE.fullmatch(language):
+            self.problem(where, f"language: '{language}' is not a language tag; write one like en or ko-KR")
+        subtitle = self.text(where, obj, "subtitle", required=False, empty_ok=True) or ""
+        author = self.text(where, obj, "author", required=False) or title
+        for key in ("contact", "email"):
+            self.text(where, obj, key, required=False)
+        if None in (title, base_url, authority, language, tz_text) or self.problems:
+            return None
+        return Portal(title, subtitle, base_url, authority, language, self.tz, author)  # type: ignore[arg-type]
+
+    def named_list(self, value: Any, kind: str, known_fields: tuple[str, ...], cls: Callable) -> tuple[dict, dict[str, str]]:
+        """Checks the ministries or topics list; returns ({slug: object}, {former slug: current slug})."""
+        out: dict[str, Any] = {}
+        renamed: dict[str, str] = {}
+        if not isinstance(value, list):
+            if value is not None:
+                self.problem(kind, f"must be a list of objects, not {_json_type(value)}")
+            return out, renamed
+        formers: list[tuple[str, str, str]] = []  # (where, former slug, current slug)
+        for i, obj in enumerate(value):
+            where = f"{kind}[{i}]"
+            if not self.fields(where, obj, known_fields, ("slug", "name")):
+                continue
+            slug = self.slug(where, obj, "slug")
+            if slug is not None:
+                where = f"{kind}[{i}] ({slug})"
+            name = self.text(where, obj, "name")
+            formerly = self.formerly(where, obj.get("formerly"))
+            extra = {}
+            if "homepage" in known_fields:
+                extra["homepage"] = self.url(where, obj, "homepage")
+            if slug is None or name is None:
+                continue
+            if slug in out:
+                self.problem(where, f"slug: '{slug}' is used twice in {kind}; slugs are permanent, give this one a new slug")
+                continue
+            out[slug] = cls(slug=slug, name=name, formerly=formerly, **extra)
+            formers.extend((where, f.slug, slug) for f in formerly)
+        for where, old, new in formers:
+            if old in out:
+                self.problem(
+                    where,
+                    f"formerly: '{old}' is the slug of a current entry in {kind}; a slug is never reused for a "
+                    "different one: pick a new slug",
+                )
+            elif old in renamed and renamed[old] != new:
+                self.problem(where, f"formerly: '{old}' is already a former slug of '{renamed[old]}'; a former slug has one successor")
+            else:
+                renamed[old] = new
+        return out, renamed
+
+    def formerly(self, where: str, value: Any) -> tuple[Former, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem(where, f"formerly: must be a list of objects, not {_json_type(value)}")
+            return ()
+        out = []
+        for j, obj in enumerate(value):
+            w = f"{where}: formerly[{j}]"
+            if not self.fields(w, obj, FORMER_FIELDS, ("slug", "name")):
+                continue
+            slug, name = self.slug(w, obj, "slug"), self.text(w, obj, "name")
+            until = self.date(w, obj, "until", required=False)
+            if slug and name:
+                out.append(Former(slug, name, until.date() if until else None))
+        return tuple(out)
+
+    def articles(self, value: Any, ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict) -> list[Article]:
+        if not isinstance(value, list):
+            if value is not None:
+                self.problem("articles", f"must be a list of objects, not {_json_type(value)}")
+            return []
+        out: list[Article] = []
+        seen: dict[str, int] = {}
+        for i, obj in enumerate(value):
+            art = self.article(i, obj, ministries, topics, m_renamed, t_renamed)
+            if art is None:
+                continue
+            if art.id in seen:
+                self.problem(
+                    f"articles[{i}] ({art.id})",
+                    f"id: '{art.id}' is already the id of articles[{seen[art.id]}]; ids are permanent, give this "
+                    "article a new one",
+                )
+                continue
+            seen[art.id] = i
+            out.append(art)
+        return out
+
+    def article(self, i: int, obj: Any, ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict) -> Article | None:
+        where = f"articles[{i}]"
+        if not self.fields(where, obj, ARTICLE_FIELDS, ("id", "title", "published", "ministries", "topics", "summary")):
+            return None
+        before = len(self.problems)
+        art_id = self.slug(where, obj, "id")
+        if art_id is not None:
+            where = f"articles[{i}] ({art_id})"
+            # problems found before the id was known get the id added too
+            for k in range(before, len(self.problems)):
+                self.problems[k] = self.problems[k].replace(f": articles[{i}]: ", f": {where}: ", 1)
+        title = self.text(where, obj, "title")
+        published = self.date(where, obj, "published")
+        updated = self.date(where, obj, "updated", required=False)
+        if published and updated and updated < published:
+            self.problem(
+                where,
+                f"updated: {obj['updated']} is before published {obj['published']}; updated must be the same or later",
+            )
+        art_ministries = self.slug_list(where, obj, "ministries", ministries, m_renamed)
+        art_topics = self.slug_list(where, obj, "topics", topics, t_renamed)
+        summary = self.text(where, obj, "summary")
+        content_html = self.text(where, obj, "content_html", required=False)
+        if content_html is not None:
+            content_html = clean_html(content_html)
+        url = self.url(where, obj, "url")
+        source = self.source(where, obj.get("source"))
+        corrections = self.corrections(where, obj.get("corrections"), published)
+        withdrawn = self.withdrawal(where, obj.get("withdrawn"), published)
+        if len(self.problems) > before:
+            return None
+        assert art_id and title and published and summary is not None
+        newest = updated or published
+        if corrections:
+            # A correction is the only thing that moves `updated` (the reader shows the entry again for it).
+            newest = max(newest, max(c.date for c in corrections))
+        return Article(
+            id=art_id,
+            title=title,
+            published=published,
+            updated=newest,
+            ministries=art_ministries,
+            topics=art_topics,
+            summary=summary,
+            content_html=content_html,
+            url=url,
+            source=source,
+            corrections=corrections,
+            withdrawn=withdrawn,
+        )
+
+    def source(self, where: str, value: Any) -> tuple[tuple[str, object], ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, dict):
+            self.problem(where, f"source: must be an object like {{\"newsletter\": 58, \"date\": \"2025-01-02\"}}, not {_json_type(value)}")
+            return ()
+        items: list[tuple[str, object]] = []
+        for key, val in value.items():
+            if not isinstance(val, (str, int)) or isinstance(val, bool):
+                self.problem(where, f"source: {key}: must be a string or a whole number, not {_json_type(val)}")
+            elif isinstance(val, str) and self.check_text and XML_FORBIDDEN_RE.search(val):
+                self.problem(where, f"source: {key}: contains a character XML cannot carry; delete it")
+            else:
+                items.append((key, val))
+        return tuple(items)
+
+    def corrections(self, where: str, value: Any, published: dt.datetime | None) -> tuple[Correction, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list):
+            self.problem(where, f"corrections: must be a list of {{\"date\", \"note\"}} objects, not {_json_type(value)}")
+            return ()
+        out = []
+        for j, obj in enumerate(value):
+            w = f"{where}: corrections[{j}]"
+            if not self.fields(w, obj, ("date", "note"), ("date", "note")):
+                continue
+            date, note = self.date(w, obj, "date"), self.text(w, obj, "note")
+            if date and published and date < published:
+                self.problem(w, f"date: {obj['date']} is before the article was published; a correction comes after")
+            elif date and note:
+                out.append(Correction(date, note))
+        return tuple(sorted(out, key=lambda c: c.date))
+
+    def withdrawal(self, where: str, value: Any, published: dt.datetime | None) -> Withdrawal | None:
+        if value is None:
+            return None
+        w = f"{where}: withdrawn"
+        if not self.fields(w, value, ("date", "reason"), ("date", "reason")):
+            return None
+        date, reason = self.date(w, value, "date"), self.text(w, value, "reason")
+        if date and published and date < published:
+            self.problem(w, f"date: {value['date']} is before the article was published; it must be the same or later")
+            return None
+        return Withdrawal(date, reason) if date and reason else None
+
+
+def _guess_date(value: str) -> str | None:
+    for fmt in GUESS_FORMATS:
+        try:
+            return dt.datetime.strptime(value.strip(), fmt).date().isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

@@ -1,0 +1,154 @@
+"""The article store as frozen data: portal, ministries, topics, articles, and the selections feeds are made of.
+
+The store knows neither XML nor HTTP. ``loader.load_store`` builds a ``Store`` from ``data/articles.json``;
+anything else that can produce the same objects (a database, say) can replace it without touching feeds or web.
+Articles are kept oldest first, ordered by (published, id); every selection is a tuple of positions into that
+order, built once at load, so a ministry's feed or an archive page is a slice, never a scan.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+SELECTION_KINDS = ("ministries", "topics")
+
+
+@dataclass(frozen=True, slots=True)
+class Former:
+    """A name a ministry or topic had before a rename or merger."""
+
+    slug: str
+    name: str
+    until: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class Portal:
+    title: str
+    subtitle: str
+    base_url: str
+    tag_authority: str
+    language: str
+    timezone: dt.tzinfo
+    author: str
+
+
+@dataclass(frozen=True, slots=True)
+class Ministry:
+    slug: str
+    name: str
+    homepage: str | None = None
+    formerly: tuple[Former, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Topic:
+    slug: str
+    name: str
+    formerly: tuple[Former, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    date: dt.datetime
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    date: dt.datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """One article; datetimes are timezone-aware and already in the portal's time zone."""
+
+    id: str
+    title: str
+    published: dt.datetime
+    updated: dt.datetime
+    ministries: tuple[str, ...]
+    topics: tuple[str, ...]
+    summary: str
+    content_html: str | None = None
+    url: str | None = None
+    source: tuple[tuple[str, object], ...] = ()
+    corrections: tuple[Correction, ...] = ()
+    withdrawn: Withdrawal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """A named set of articles: ``all``, ``ministries/<slug>`` or ``topics/<slug>``.
+
+    ``positions`` index ``Store.articles`` (oldest first); feeds show them newest first.
+    """
+
+    key: str
+    title: str
+    positions: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+
+@dataclass(frozen=True, slots=True)
+class Store:
+    path: str
+    version: str
+    portal: Portal
+    ministries: dict[str, Ministry]
+    topics: dict[str, Topic]
+    articles: tuple[Article, ...]
+    selections: dict[str, Selection] = field(repr=False)
+    by_id: dict[str, int] = field(repr=False)
+    # former slug -> current slug, per kind ("ministries"/"topics")
+    renamed: dict[str, dict[str, str]] = field(repr=False)
+
+    def selection(self, key: str) -> Selection | None:
+        """Returns the selection named ``key`` (``all``, ``ministries/molit``...), or None if there is none."""
+        return self.selections.get(key)
+
+    def article(self, article_id: str) -> Article | None:
+        pos = self.by_id.get(article_id)
+        return None if pos is None else self.articles[pos]
+
+    def newest(self, selection: Selection, count: int) -> list[Article]:
+        """Returns up to ``count`` articles of ``selection``, newest first."""
+        arts = self.articles
+        positions = selection.positions
+        return [arts[p] for p in reversed(positions[max(0, len(positions) - count):])]
+
+    def slice(self, selection: Selection, start: int, stop: int) -> list[Article]:
+        """Returns the articles at positions ``start``..``stop`` (oldest-first numbering), newest first."""
+        arts = self.articles
+        return [arts[p] for p in reversed(selection.positions[start:stop])]
+
+    def feeds(self) -> Iterator[Selection]:
+        """Yields every selection: all, then ministries, then topics, in store order."""
+        yield self.selections["all"]
+        for kind, names in (("ministries", self.ministries), ("topics", self.topics)):
+            for slug in names:
+                yield self.selections[f"{kind}/{slug}"]
+
+
+def build_selections(
+    articles: Sequence[Article], ministries: dict[str, Ministry], topics: dict[str, Topic]
+) -> dict[str, Selection]:
+    """Returns every selection, each a tuple of positions into ``articles`` (which must be oldest first)."""
+    by_ministry: dict[str, list[int]] = {slug: [] for slug in ministries}
+    by_topic: dict[str, list[int]] = {slug: [] for slug in topics}
+    for pos, art in enumerate(articles):
+        for slug in art.ministries:
+            by_ministry[slug].append(pos)
+        for slug in art.topics:
+            by_topic[slug].append(pos)
+    out = {"all": Selection("all", "All news", tuple(range(len(articles))))}
+    for slug, plist in by_ministry.items():
+        out[f"ministries/{slug}"] = Selection(f"ministries/{slug}", ministries[slug].name, tuple(plist))
+    for slug, plist in by_topic.items():
+        out[f"topics/{slug}"] = Selection(f"topics/{slug}", topics[slug].name, tuple(plist))
+    return out

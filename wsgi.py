@@ -1,0 +1,3 @@
+from feedservice import create_app
+
+app = create_app()
