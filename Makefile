@@ -21,6 +21,9 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+bench: install
+	$(BIN)/python bench/run.py
+
 check: install
 	$(BIN)/feedservice check-store data/articles.json
 	$(BIN)/feedservice validate

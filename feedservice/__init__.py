@@ -11,7 +11,7 @@ __version__ = "0.1.0"
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Returns the WSGI app: config in layers, the store loaded (StoreError if broken), routes registered."""
-    from . import config, web
+    from . import config, embed, web
     from .service import FeedService
 
     app = Flask(__name__)
@@ -19,5 +19,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     fs = FeedService(app.config)
     app.extensions["feedservice"] = fs
     web.register(app)
+    embed.register(app)
     fs.live.start()
     return app
