@@ -19,7 +19,7 @@ run: install
 	FEEDSERVICE_BASE_URL=http://127.0.0.1:8000 $(BIN)/feedservice serve --store data/articles.json --host 127.0.0.1 --port 8000
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: install
 	$(BIN)/python bench/run.py

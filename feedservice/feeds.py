@@ -198,7 +198,7 @@ def _atom(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
 def _rss(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
     site = settings.site
     fg = _generator(store, doc, "rss", settings)
-    fg.description(feed_subtitle(store, doc.selection))
+    fg.description(html.escape(feed_subtitle(store, doc.selection), quote=False))  # HTML, like item descriptions
     fg.ttl(_ttl_minutes(settings.max_age))
     for art in doc.entries:
         fe = fg.add_entry(order="append")
