@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Returns the WSGI app: config in layers, the store loaded (StoreError if broken), routes registered."""
     from . import config, embed, web
+    from .fastpath import FastPath
     from .service import FeedService
 
     app = Flask(__name__)
@@ -20,5 +21,6 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["feedservice"] = fs
     web.register(app)
     embed.register(app)
+    app.wsgi_app = FastPath(app.wsgi_app, fs)  # type: ignore[method-assign]
     fs.live.start()
     return app

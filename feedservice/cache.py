@@ -7,6 +7,7 @@ Keys include the store version, so a reload never serves a stale document and ol
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import hashlib
 import threading
@@ -20,32 +21,71 @@ GZIP_MIN_BYTES = 256
 YEAR = 31536000
 
 
+Headers = tuple[tuple[str, str], ...]
+
+# Sent with every feed response, 200 or 304: CORS for browsers on other portals, and the safety headers.
+COMMON_HEADERS: Headers = (
+    ("Vary", "Accept-Encoding"),
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "ETag, Last-Modified"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Rendered:
+    """A rendered document and every header of its responses, built once.
+
+    ``headers_200[gz]`` and ``headers_304[gz]`` are complete header lists for the plain (gz=0) and gzip (gz=1)
+    variants, so answering a request is choosing one, not building one.
+    """
+
     body: bytes
-    content_type: str
+    gzip_body: bytes | None
     etag: str  # quoted, strong: '"<sha256 prefix>"'
-    last_modified: str  # IMF-fixdate
-    cache_control: str
-    gzip_body: bytes | None = None
-    gzip_etag: str | None = None
+    gzip_etag: str | None
+    last_modified: dt.datetime
+    headers_200: tuple[Headers, Headers]
+    headers_304: tuple[Headers, Headers]
     size: int = field(default=0)
 
     @classmethod
-    def make(cls, body: bytes, content_type: str, last_modified_ts: float, cache_control: str) -> "Rendered":
-        """Returns a Rendered for ``body``, with a gzip variant when that is worth it."""
+    def make(cls, body: bytes, content_type: str, last_modified: dt.datetime | float, cache_control: str) -> "Rendered":
+        """Returns a Rendered for ``body``, with a gzip variant when that is worth it.
+
+        ``last_modified`` is an aware datetime or a POSIX timestamp.
+        """
+        if not isinstance(last_modified, dt.datetime):
+            last_modified = dt.datetime.fromtimestamp(last_modified, dt.timezone.utc)
         digest = hashlib.sha256(body).hexdigest()[:32]
         gz = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
+        etag = f'"{digest}"'
+        # A strong validator differs per content coding (RFC 9110 section 8.8.3).
+        gzip_etag = f'"{digest}-gz"' if gz is not None else None
+        last_modified = last_modified.replace(microsecond=0)
+        lm = http_date(last_modified)
+        plain_304: Headers = (("ETag", etag), ("Cache-Control", cache_control), *COMMON_HEADERS)
+        plain_200: Headers = (
+            ("Content-Type", content_type), ("Content-Length", str(len(body))), ("Last-Modified", lm), *plain_304
+        )
+        if gz is not None and gzip_etag is not None:
+            gz_304: Headers = (("ETag", gzip_etag), ("Cache-Control", cache_control), *COMMON_HEADERS)
+            gz_200: Headers = (
+                ("Content-Type", content_type), ("Content-Length", str(len(gz))), ("Content-Encoding", "gzip"),
+                ("Last-Modified", lm), *gz_304,
+            )
+        else:
+            gz_304, gz_200 = plain_304, plain_200
         return cls(
             body=body,
-            content_type=content_type,
-            etag=f'"{digest}"',
-            last_modified=http_date(last_modified_ts),
-            cache_control=cache_control,
             gzip_body=gz,
-            # A strong validator differs per content coding (RFC 9110 section 8.8.3).
-            gzip_etag=f'"{digest}-gz"' if gz is not None else None,
-            size=len(body) + (len(gz) if gz else 0) + 400,
+            etag=etag,
+            gzip_etag=gzip_etag,
+            last_modified=last_modified,
+            headers_200=(plain_200, gz_200),
+            headers_304=(plain_304, gz_304),
+            size=len(body) + (len(gz) if gz else 0) + 1024,
         )
 
 
@@ -73,6 +113,11 @@ class RenderCache:
             else:
                 self.hits += 1
             return value
+
+    def peek(self, key: Hashable) -> Rendered | None:
+        """Returns the cached value for ``key`` or None (a hit refreshes its place in the LRU order)."""
+        with self._lock:
+            return self._lru.get(key)
 
     def get_or_make(self, key: Hashable, make: Callable[[], Rendered]) -> Rendered:
         """Returns the cached value for ``key``, rendering and storing it first if needed."""

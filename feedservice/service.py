@@ -10,6 +10,7 @@ import logging
 from typing import Any, Mapping
 
 from . import archive, feeds, opml
+from .archive import EPOCH
 from .cache import RenderCache, Rendered, cache_control
 from .errors import NotFound
 from .live import LiveStore
@@ -58,14 +59,14 @@ class FeedService:
         def make() -> Rendered:
             doc = self.document(store, key, page, limit)
             body = feeds.render(store, doc, fmt, self.render_settings(store))
-            return Rendered.make(body, CONTENT_TYPES[fmt], doc.updated.timestamp(), cache_control(self.max_age, doc.is_archive))
+            return Rendered.make(body, CONTENT_TYPES[fmt], doc.updated, cache_control(self.max_age, doc.is_archive))
 
         return self.cache.get_or_make((store.version, key, fmt, page, limit), make)
 
     def opml(self, store: Store) -> Rendered:
         def make() -> Rendered:
             body = opml.render(store, self.site(store))
-            newest = store.articles[-1].updated.timestamp() if store.articles else 0
+            newest = max((a.updated for a in store.articles[-50:]), default=EPOCH)
             return Rendered.make(body, "text/x-opml; charset=utf-8", newest, cache_control(self.max_age))
 
         return self.cache.get_or_make((store.version, "opml"), make)

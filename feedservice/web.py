@@ -14,6 +14,7 @@ from werkzeug.routing import BaseConverter
 
 from . import archive, urls
 from .cache import Rendered
+from .fastpath import respond
 from .errors import BadRequest, NotFound
 from .service import FeedService
 from .store import Store
@@ -61,21 +62,10 @@ def _store() -> Store:
     return g._fs_store
 
 
-def send(rendered: Rendered, cors: bool = True) -> Response:
-    """Returns the response for ``rendered``: gzip when accepted, 304 when the client's copy is current."""
-    use_gzip = rendered.gzip_body is not None and request.accept_encodings["gzip"] > 0
-    resp = Response(rendered.gzip_body if use_gzip else rendered.body, content_type=rendered.content_type)
-    resp.headers["ETag"] = rendered.gzip_etag if use_gzip else rendered.etag
-    resp.headers["Last-Modified"] = rendered.last_modified
-    resp.headers["Cache-Control"] = rendered.cache_control
-    resp.headers["Vary"] = "Accept-Encoding"
-    if use_gzip:
-        resp.headers["Content-Encoding"] = "gzip"
-    if cors:
-        resp.headers["Access-Control-Allow-Origin"] = "*"
-        resp.headers["Access-Control-Expose-Headers"] = "ETag, Last-Modified"
-    # werkzeug: If-None-Match (list and * forms) wins over If-Modified-Since (RFC 9110 section 13.2.2).
-    return resp.make_conditional(request)
+def send(rendered: Rendered) -> Response:
+    """Returns the response for ``rendered``, exactly as the fast path would answer it."""
+    status, headers, body = respond(rendered, request.environ)
+    return Response(body, status=status, headers=headers)
 
 
 def _limit() -> int | None:
