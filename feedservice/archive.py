@@ -24,7 +24,8 @@ class FeedDocument:
     """One feed document, format-agnostic: what it holds and where it links (paths, not URLs)."""
 
     selection: Selection
-    entries: tuple[Article, ...]  # newest first
+    entries: tuple[Article, ...]  # newest first, none withdrawn
+    tombstones: tuple[Article, ...]  # withdrawn articles announced here (RFC 6721, Atom only)
     page: int | None  # None for the subscription document
     limit: int | None  # an explicit ?limit=, else None
     updated: dt.datetime
@@ -51,18 +52,35 @@ def parse_limit(value: str | None, default: int) -> int | None:
     return int(value)
 
 
-def _updated(entries: tuple[Article, ...], store: Store) -> dt.datetime:
-    if entries:
-        return max(a.updated for a in entries)
-    if store.articles:
-        return max(a.updated for a in store.articles[-50:])
-    return EPOCH.astimezone(store.portal.timezone)
+def _updated(entries: tuple[Article, ...], tombstones: tuple[Article, ...], store: Store) -> dt.datetime:
+    """Returns the document's updated date: its newest entry update or withdrawal, from the store, never now."""
+    dates = [a.updated for a in entries] + [a.withdrawn.date for a in tombstones]  # type: ignore[union-attr]
+    if dates:
+        return max(dates)
+    return store.last_change or EPOCH.astimezone(store.portal.timezone)
 
 
-def subscription(store: Store, selection: Selection, size: int, limit: int | None = None) -> FeedDocument:
-    """Returns the subscription document: the newest ``limit`` (default ``size``) entries of the selection."""
+def recent_tombstones(store: Store, selection: Selection, days: int) -> tuple[Article, ...]:
+    """Returns the selection's articles withdrawn within ``days`` of the store's newest change.
+
+    The period is counted from a date in the store, not from the clock, so the same store always gives the
+    same document.
+    """
+    withdrawn = store.withdrawn_in(selection)
+    if not withdrawn or not days:
+        return ()
+    since = store.last_change - dt.timedelta(days=days)  # type: ignore[operator]
+    return tuple(a for a in withdrawn if a.withdrawn.date >= since)  # type: ignore[union-attr]
+
+
+def subscription(
+    store: Store, selection: Selection, size: int, limit: int | None = None, tombstone_days: int = 30
+) -> FeedDocument:
+    """Returns the subscription document: the newest ``limit`` (default ``size``) live entries of the
+    selection, and tombstones of the ones withdrawn recently."""
     count = limit or size
     entries = tuple(store.newest(selection, count))
+    tombstones = recent_tombstones(store, selection, tombstone_days)
     pages = completed_pages(len(selection), size)
     # Link into the archive only when this document holds every entry newer than the newest completed
     # page; otherwise (a small ?limit=) a client walking prev-archive would miss entries.
@@ -70,9 +88,10 @@ def subscription(store: Store, selection: Selection, size: int, limit: int | Non
     return FeedDocument(
         selection=selection,
         entries=entries,
+        tombstones=tombstones,
         page=None,
         limit=limit,
-        updated=_updated(entries, store),
+        updated=_updated(entries, tombstones, store),
         prev_archive=pages if pages and covers_tail else None,
         next_archive=None,
     )
@@ -86,13 +105,17 @@ def archive_page(store: Store, selection: Selection, size: int, page: int) -> Fe
             f"no archive page {page} of {selection.key}: it has "
             + (f"pages 1 to {pages}" if pages else "no archive pages yet")
         )
-    entries = tuple(store.slice(selection, (page - 1) * size, page * size))
+    # A withdrawn article keeps its slot, as a tombstone, so no page boundary moves (RFC 6721 section 3).
+    slots = store.slice(selection, (page - 1) * size, page * size)
+    entries = tuple(a for a in slots if a.withdrawn is None)
+    tombstones = tuple(a for a in slots if a.withdrawn is not None)
     return FeedDocument(
         selection=selection,
         entries=entries,
+        tombstones=tombstones,
         page=page,
         limit=None,
-        updated=_updated(entries, store),
+        updated=_updated(entries, tombstones, store),
         prev_archive=page - 1 if page > 1 else None,
         next_archive=page + 1 if page < pages else None,
     )

@@ -24,12 +24,13 @@ DEFAULTS: dict[str, Any] = {
     "CACHE_BYTES": 64 * 1024 * 1024,  # bound of the rendered-response cache
     "RELOAD_SECONDS": 2.0,  # how often the store file is checked for changes; 0 turns checking off
     "MAX_STORE_BYTES": 150 * 1024 * 1024,  # larger store files are refused
+    "TOMBSTONE_DAYS": 30,  # days a withdrawn article's tombstone stays in Atom subscription documents
     "WEBSUB_HUB": None,  # WebSub hub URL to advertise and notify
     "RATE_LIMIT": None,  # per-client budget such as "120/minute"; None: no limit
     "CLIENT_IP_HEADER": None,  # header a trusted proxy sets to the client address, e.g. X-Forwarded-For
 }
 
-INTEGERS = ("PAGE_SIZE", "MAX_AGE", "CACHE_BYTES", "MAX_STORE_BYTES")
+INTEGERS = ("PAGE_SIZE", "MAX_AGE", "CACHE_BYTES", "MAX_STORE_BYTES", "TOMBSTONE_DAYS")
 
 
 class ConfigError(FeedserviceError):

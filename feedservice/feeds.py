@@ -94,10 +94,11 @@ class _FeedExtension(BaseExtension):
         self.links: list[tuple[str, str, str]] = []
         self.archive = False
         self.max_age = 0
+        self.tombstones: list[tuple[str, str, str, str]] = []  # (ref, when, reason, link)
 
     def extend_ns(self) -> dict[str, str]:
         if self.fmt == "atom":
-            return {"fh": FH_NS}
+            return {"fh": FH_NS, "at": TOMBSTONE_NS}
         return {"fh": FH_NS, "dc": DC_NS, "sy": SY_NS}
 
     def extend_atom(self, feed: Any) -> Any:
@@ -107,6 +108,11 @@ class _FeedExtension(BaseExtension):
                 link.attrib["type"] = ctype
         if self.archive:
             xml_elem(f"{{{FH_NS}}}archive", feed)
+        for ref, when, reason, href in self.tombstones:
+            # RFC 6721 section 2: at:deleted-entry with ref and when; a comment and a link are optional.
+            gone = xml_elem(f"{{{TOMBSTONE_NS}}}deleted-entry", feed, ref=ref, when=when)
+            xml_elem("link", gone, rel="alternate", type="text/html", href=href)
+            xml_elem(f"{{{TOMBSTONE_NS}}}comment", gone).text = reason
         return feed
 
     def extend_rss(self, feed: Any) -> Any:
@@ -175,6 +181,10 @@ def _atom(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
     fg = _generator(store, doc, "atom", settings)
     fg.subtitle(feed_subtitle(store, doc.selection))
     fg.author(name=store.portal.author, uri=site.url("/"))
+    fg.feedservice.tombstones = [  # type: ignore[attr-defined]
+        (site.entry_id(a.id), a.withdrawn.date.isoformat(), a.withdrawn.reason, site.url(article_path(a.id)))  # type: ignore[union-attr]
+        for a in doc.tombstones
+    ]
     for art in doc.entries:
         fe = fg.add_entry(order="append")
         fe.id(site.entry_id(art.id))

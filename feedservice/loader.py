@@ -288,6 +288,8 @@ class _Checker:
             selections=build_selections(ordered, ministries, topics),
             by_id={a.id: i for i, a in enumerate(ordered)},
             renamed={"ministries": m_renamed, "topics": t_renamed},
+            withdrawn_positions=tuple(i for i, a in enumerate(ordered) if a.withdrawn is not None),
+            corrected_positions=tuple(i for i, a in enumerate(ordered) if a.corrections),
         )
 
     def portal(self, obj: Any) -> Portal | None:

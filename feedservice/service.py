@@ -48,7 +48,7 @@ class FeedService:
         if selection is None:
             raise NotFound(f"no feed {key!r}: see /feeds.opml for every feed")
         if page is None:
-            return archive.subscription(store, selection, self.page_size, limit)
+            return archive.subscription(store, selection, self.page_size, limit, self.config["TOMBSTONE_DAYS"])
         return archive.archive_page(store, selection, self.page_size, page)
 
     def feed(self, store: Store, key: str, fmt: str, page: int | None = None, limit: int | None = None) -> Rendered:

@@ -107,6 +107,8 @@ class Store:
     by_id: dict[str, int] = field(repr=False)
     # former slug -> current slug, per kind ("ministries"/"topics")
     renamed: dict[str, dict[str, str]] = field(repr=False)
+    withdrawn_positions: tuple[int, ...] = field(default=(), repr=False)
+    corrected_positions: tuple[int, ...] = field(default=(), repr=False)
 
     def selection(self, key: str) -> Selection | None:
         """Returns the selection named ``key`` (``all``, ``ministries/molit``...), or None if there is none."""
@@ -117,10 +119,38 @@ class Store:
         return None if pos is None else self.articles[pos]
 
     def newest(self, selection: Selection, count: int) -> list[Article]:
-        """Returns up to ``count`` articles of ``selection``, newest first."""
+        """Returns up to ``count`` articles of ``selection`` that are not withdrawn, newest first."""
         arts = self.articles
-        positions = selection.positions
-        return [arts[p] for p in reversed(positions[max(0, len(positions) - count):])]
+        out: list[Article] = []
+        for p in reversed(selection.positions):
+            art = arts[p]
+            if art.withdrawn is None:
+                out.append(art)
+                if len(out) == count:
+                    break
+        return out
+
+    def withdrawn_in(self, selection: Selection) -> list[Article]:
+        """Returns the withdrawn articles of ``selection``, most recently withdrawn first."""
+        key = selection.key
+        kind, _, slug = key.partition("/")
+        found = [
+            a for a in self.withdrawn
+            if key == "all" or slug in (a.ministries if kind == "ministries" else a.topics)
+        ]
+        return sorted(found, key=lambda a: (a.withdrawn.date, a.id), reverse=True)  # type: ignore[union-attr]
+
+    @property
+    def withdrawn(self) -> list[Article]:
+        return [self.articles[p] for p in self.withdrawn_positions]
+
+    @property
+    def last_change(self) -> "dt.datetime | None":
+        """Returns the newest date the store records (an update, a correction or a withdrawal), or None."""
+        dates = [a.updated for a in self.articles[-50:]]
+        dates += [a.updated for a in self.withdrawn] + [a.withdrawn.date for a in self.withdrawn]  # type: ignore[union-attr]
+        dates += [self.articles[p].updated for p in self.corrected_positions]
+        return max(dates, default=None)
 
     def slice(self, selection: Selection, start: int, stop: int) -> list[Article]:
         """Returns the articles at positions ``start``..``stop`` (oldest-first numbering), newest first."""

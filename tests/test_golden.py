@@ -30,6 +30,7 @@ def golden_app(tmp_path_factory):
     arts[1]["content_html"] = '<p>Full text with <a href="https://www.molit.go.kr/x">a link</a> &amp; 국토.</p>'
     arts[2]["url"] = "https://www.molit.go.kr/news/2"
     arts[3]["updated"] = "2020-01-05T18:30:00+09:00"
+    arts[0]["withdrawn"] = {"date": "2020-01-09", "reason": "Published in error; see the corrected notice."}
     arts[4]["corrections"] = [{"date": "2020-01-08", "note": "The budget figure was corrected."}]
     path = tmp_path_factory.mktemp("golden") / "articles.json"
     path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
