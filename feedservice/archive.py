@@ -16,6 +16,7 @@ from .errors import BadRequest, NotFound
 from .store import Article, Selection, Store
 
 MAX_LIMIT = 200
+ARCHIVE_MAX_AGE = 31536000  # a year: completed archive pages do not change
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 

@@ -17,8 +17,9 @@ from typing import Callable, Hashable
 from cachetools import LRUCache
 from werkzeug.http import http_date
 
+from .archive import ARCHIVE_MAX_AGE
+
 GZIP_MIN_BYTES = 256
-YEAR = 31536000
 
 
 Headers = tuple[tuple[str, str], ...]
@@ -91,7 +92,7 @@ class Rendered:
 
 def cache_control(max_age: int, immutable: bool = False) -> str:
     if immutable:
-        return f"public, max-age={YEAR}, immutable"
+        return f"public, max-age={ARCHIVE_MAX_AGE}, immutable"
     return f"public, max-age={max_age}"
 
 

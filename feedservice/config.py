@@ -57,6 +57,10 @@ def check(config: Mapping[str, Any]) -> None:
         raise ConfigError(f"{PREFIX}_RELOAD_SECONDS: {reload!r} is not a number of seconds >= 0; write e.g. 2")
     if config["PAGE_SIZE"] > 200:
         raise ConfigError(f"{PREFIX}_PAGE_SIZE: {config['PAGE_SIZE']} is over 200; write 50 or less")
+    if config["RATE_LIMIT"]:
+        from .ratelimit import parse_rate
+
+        parse_rate(str(config["RATE_LIMIT"]))
     for key in ("BASE_URL", "WEBSUB_HUB"):
         value = config[key]
         if value is not None and (not isinstance(value, str) or not value.startswith(("http://", "https://"))):

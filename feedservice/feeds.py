@@ -16,7 +16,7 @@ from feedgen.ext.base import BaseExtension
 from feedgen.feed import FeedGenerator
 from feedgen.util import xml_elem
 
-from .archive import FeedDocument
+from .archive import ARCHIVE_MAX_AGE, FeedDocument
 from .store import Article, Selection, Store
 from .urls import CONTENT_TYPES, Site, article_path, feed_path, html_path
 
@@ -82,8 +82,14 @@ def _links(doc: FeedDocument, fmt: str, settings: RenderSettings) -> list[tuple[
     return links
 
 
-def _ttl_minutes(max_age: int) -> int:
-    return max(1, math.ceil(max_age / 60))
+def refresh_seconds(doc: FeedDocument, settings: RenderSettings) -> int:
+    """Returns how often a reader should poll this document: the configured interval, a year for archive
+    pages. One number behind RSS ttl, sy:updatePeriod/updateFrequency and HTTP Cache-Control max-age."""
+    return ARCHIVE_MAX_AGE if doc.is_archive else settings.max_age
+
+
+def _ttl_minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
 
 
 class _FeedExtension(BaseExtension):
@@ -98,8 +104,14 @@ class _FeedExtension(BaseExtension):
 
     def extend_ns(self) -> dict[str, str]:
         if self.fmt == "atom":
-            return {"fh": FH_NS, "at": TOMBSTONE_NS}
+            return {"fh": FH_NS, "at": TOMBSTONE_NS, "sy": SY_NS}
         return {"fh": FH_NS, "dc": DC_NS, "sy": SY_NS}
+
+    def _syndication(self, parent: Any) -> None:
+        # One refresh interval said everywhere: ttl, sy:updatePeriod/updateFrequency, Cache-Control.
+        period, frequency = _sy_period(self.max_age)
+        xml_elem(f"{{{SY_NS}}}updatePeriod", parent).text = period
+        xml_elem(f"{{{SY_NS}}}updateFrequency", parent).text = str(frequency)
 
     def extend_atom(self, feed: Any) -> Any:
         for rel, href, ctype in self.links:
@@ -108,6 +120,7 @@ class _FeedExtension(BaseExtension):
                 link.attrib["type"] = ctype
         if self.archive:
             xml_elem(f"{{{FH_NS}}}archive", feed)
+        self._syndication(feed)
         for ref, when, reason, href in self.tombstones:
             # RFC 6721 section 2: at:deleted-entry with ref and when; a comment and a link are optional.
             gone = xml_elem(f"{{{TOMBSTONE_NS}}}deleted-entry", feed, ref=ref, when=when)
@@ -123,10 +136,7 @@ class _FeedExtension(BaseExtension):
                 link.attrib["type"] = ctype
         if self.archive:
             xml_elem(f"{{{FH_NS}}}archive", channel)
-        # One refresh interval said everywhere: ttl, sy:updatePeriod/updateFrequency, Cache-Control.
-        period, frequency = _sy_period(self.max_age)
-        xml_elem(f"{{{SY_NS}}}updatePeriod", channel).text = period
-        xml_elem(f"{{{SY_NS}}}updateFrequency", channel).text = str(frequency)
+        self._syndication(channel)
         return feed
 
 
@@ -164,7 +174,8 @@ def _generator(store: Store, doc: FeedDocument, fmt: str, settings: RenderSettin
     fg = FeedGenerator()
     fg.register_extension("feedservice", _FeedExtension, _EntryExtension)
     ext: _FeedExtension = fg.feedservice  # type: ignore[attr-defined]
-    ext.fmt, ext.links, ext.archive, ext.max_age = fmt, _links(doc, fmt, settings), doc.is_archive, settings.max_age
+    ext.fmt, ext.links, ext.archive = fmt, _links(doc, fmt, settings), doc.is_archive
+    ext.max_age = refresh_seconds(doc, settings)
     fg.id(site.feed_id(key))
     fg.title(feed_title(store, doc.selection))
     fg.updated(doc.updated)
@@ -209,7 +220,7 @@ def _rss(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
     site = settings.site
     fg = _generator(store, doc, "rss", settings)
     fg.description(html.escape(feed_subtitle(store, doc.selection), quote=False))  # HTML, like item descriptions
-    fg.ttl(_ttl_minutes(settings.max_age))
+    fg.ttl(_ttl_minutes(refresh_seconds(doc, settings)))
     for art in doc.entries:
         fe = fg.add_entry(order="append")
         fe.title(art.title)
@@ -255,6 +266,9 @@ def _json(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
         feed["next_url"] = site.url(feed_path(key, "json", doc.prev_archive))
     if settings.hub and not doc.is_archive:
         feed["hubs"] = [{"type": "WebSub", "url": settings.hub}]
+    period, frequency = _sy_period(refresh_seconds(doc, settings))
+    # JSON Feed extension (section "Extensions"): the same refresh interval as RSS sy: and Cache-Control.
+    feed["_syndication"] = {"about": SY_NS, "update_period": period, "update_frequency": frequency}
     items = []
     for art in doc.entries:
         item: dict[str, Any] = {

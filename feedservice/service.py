@@ -28,6 +28,8 @@ class FeedService:
         self.max_age: int = config["MAX_AGE"]
         self.live = LiveStore(config["STORE"], config["MAX_STORE_BYTES"], config["RELOAD_SECONDS"])
         self.cache = RenderCache(config["CACHE_BYTES"])
+        self.limiter: Any = None  # a ratelimit.RateLimiter when FEEDSERVICE_RATE_LIMIT is set
+        self.notifier: Any = None  # a websub.WebSubNotifier when FEEDSERVICE_WEBSUB_HUB is set
 
     @property
     def store(self) -> Store:

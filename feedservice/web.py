@@ -185,6 +185,31 @@ def register(app: Flask) -> None:
         resp.headers["Cache-Control"] = "no-store"
         return resp
 
+    @app.get("/healthz/feeds")
+    def healthz_feeds() -> Response:
+        """Per feed: newest entry, its age, the entry count and the date of the last change, so a consumer
+        can tell a quiet ministry from a dead feed."""
+        store = _store()
+        site = service().site(store)
+        now = dt.datetime.now(dt.timezone.utc)
+        feeds = []
+        for sel in store.feeds():
+            newest = store.newest(sel, 1)
+            gone = store.withdrawn_in(sel)
+            changes = [a.updated for a in store.newest(sel, service().page_size)]
+            changes += [a.withdrawn.date for a in gone]  # type: ignore[union-attr]
+            feeds.append({
+                "feed": sel.key,
+                "url": site.url(urls.feed_path(sel.key, "atom")),
+                "entries": len(sel) - len(gone),
+                "newest_entry": newest[0].published.isoformat() if newest else None,
+                "newest_entry_age_seconds": int((now - newest[0].published).total_seconds()) if newest else None,
+                "last_change": max(changes).isoformat() if changes else None,
+            })
+        resp = jsonify({"version": store.version, "status": service().live.status, "feeds": feeds})
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
     app.register_error_handler(NotFound, lambda e: _error(404, str(e)))
     app.register_error_handler(BadRequest, lambda e: _error(400, str(e)))
     app.register_error_handler(HTTPException, _http_error)
