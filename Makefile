@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test check bench soak clean
+.PHONY: install run test check bench soak soak-short clean
 
 install: $(STAMP)
 
@@ -23,6 +23,13 @@ test: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Load and faults against a 100,000-article store (60 s); soak-short is the form CI runs.
+soak: install
+	$(BIN)/python bench/soak.py
+
+soak-short: install
+	$(BIN)/python bench/soak.py --short --no-results
 
 check: install
 	$(BIN)/feedservice check-store data/articles.json

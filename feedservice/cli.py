@@ -6,6 +6,7 @@ stderr. Every option can also be set with the ``FEEDSERVICE_*`` variable named i
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -69,7 +70,9 @@ def serve(store: str | None, host: str, port: int, workers: int) -> None:
     _setup_logging()
     if store:
         os.environ["FEEDSERVICE_STORE"] = store  # workers build their app from the environment
-    _make_app({})  # fail fast, with the store's problems, before any worker starts
+    # Fail fast, with the store's problems, before any worker starts; the workers build their own apps.
+    _make_app({"RELOAD_SECONDS": 0})
+    gc.collect()
     run(host=host, port=port, workers=workers)
 
 
