@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import math
+from email.utils import format_datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -154,6 +155,7 @@ class _EntryExtension(BaseExtension):
     def __init__(self) -> None:
         self.related: str | None = None
         self.creators: tuple[str, ...] = ()
+        self.pub_date: Any = None
 
     def extend_atom(self, entry: Any) -> Any:
         for link in entry.findall("link"):
@@ -164,6 +166,10 @@ class _EntryExtension(BaseExtension):
         return entry
 
     def extend_rss(self, item: Any) -> Any:
+        if self.pub_date is not None:
+            # RFC 822 date with the portal's offset (+0900). Written here rather than by feedgen, whose
+            # formatter switches the process locale for every date: slow, and unsafe across threads.
+            xml_elem("pubDate", item).text = format_datetime(self.pub_date)
         for name in self.creators:
             xml_elem(f"{{{DC_NS}}}creator", item).text = name
         return item
@@ -226,7 +232,7 @@ def _rss(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
         fe.title(art.title)
         fe.link(href=site.url(article_path(art.id)))
         fe.guid(site.entry_id(art.id), permalink=False)
-        fe.pubDate(art.published)
+        fe.feedservice.pub_date = art.published
         for slug in art.topics:
             fe.category(term=store.topics[slug].name, scheme=site.topic_scheme())
         fe.feedservice.creators = tuple(store.ministries[s].name for s in art.ministries)
@@ -290,7 +296,8 @@ def _json(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
         item["authors"] = [_json_author(store, s) for s in art.ministries]
         items.append(item)
     feed["items"] = items
-    return json.dumps(feed, ensure_ascii=False, indent=2).encode("utf-8") + b"\n"
+    # Compact: the C encoder (ten times faster than indenting); UTF-8 as is, not \u escapes.
+    return json.dumps(feed, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
 def _json_author(store: Store, slug: str) -> dict[str, str]:
