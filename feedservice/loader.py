@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import sys
 import zoneinfo
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -37,18 +38,36 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 150 * 1024 * 1024
 
 SLUG_RE = re.compile(r"[a-z0-9-]{1,100}")
-DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
-RFC3339_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})")
-NAIVE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?")
-OFFSET_RE = re.compile(r"[+-](\d{2}):(\d{2})")
-TAG_AUTHORITY_RE = re.compile(r"(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+|[^@\s,]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+),\d{4}(?:-\d{2}(?:-\d{2})?)?")
+# re.ASCII: \d would also match other scripts' digits (２０２４), which no date or tag may hold.
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+RFC3339_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})", re.ASCII)
+NAIVE_RE = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?", re.ASCII)
+OFFSET_RE = re.compile(r"[+-](\d{2}):(\d{2})", re.ASCII)
+TAG_AUTHORITY_RE = re.compile(
+    r"(?:[a-z0-9-]+(?:\.[a-z0-9-]+)+|[^@\s,]+@[a-z0-9-]+(?:\.[a-z0-9-]+)+),[0-9]{4}(?:-[0-9]{2}(?:-[0-9]{2})?)?"
+)
+SPACE_RE = re.compile(r"\s")
 LANGUAGE_RE = re.compile(r"[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*")
 # XML 1.0 section 2.2 Char: everything else (C0 controls but tab/LF/CR, surrogates, U+FFFE/U+FFFF) is refused.
 XML_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# Cheap pre-check on the raw text: a forbidden character either stands literally or as a JSON \u escape.
+# Plain-text fields (titles, summaries, names) also refuse CR and the C1 controls U+007F-U+009F: XML carries
+# them, but readers do not (feedparser turns CRLF into LF and U+0080-U+009F into Windows-1252 letters).
+TEXT_FORBIDDEN_RE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+# UTF-8 bytes read as Latin-1 ("Ã©" for "é") always show a lead byte followed by a continuation byte.
+MOJIBAKE_RE = re.compile("[\xc2-\xf4][\x80-\xbf]")
+# Cheap pre-check on the raw text: any character the checks above look for, literally or as a JSON escape.
+# Without a hit (the usual case), no field is searched one by one.
 RAW_SUSPECT_RE = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|\\u(?:00[01][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
+    r"[\x00-\x08\x0b-\x1f\x7f-\x9f\xc2-\xf4\ufffe\uffff]|\\[bfr]"  # JSON writes U+0008, U+000C, U+000D as \b \f \r
+    r"|\\u(?:00[01][0-9a-fA-F]|00[7][fF]|00[89c-fC-F][0-9a-fA-F]|[dD][89a-fA-F][0-9a-fA-F]{2}|[fF]{3}[eEfF])"
 )
+# Characters a message never prints as they are: controls (a title could carry terminal escapes), lone
+# surrogates (stdout cannot encode them), bidirectional overrides. They are shown as \uXXXX instead.
+UNPRINTABLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
+# Years outside this range are typing mistakes (0024 for 2024), and years 1 and 9999 overflow in UTC.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+# JSON numbers beyond 2**53 do not survive a round trip through most JSON readers (RFC 8259 section 6).
+MAX_SAFE_INT = 2**53 - 1
 # Dates editors tend to type, each with the format that reads it, so the message can show the fix.
 GUESS_FORMATS = ("%d/%m/%Y", "%Y.%m.%d", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y", "%Y-%m-%d")
 
@@ -68,16 +87,21 @@ def load_store(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES)
 
     Raises ``StoreError`` listing every problem found, each naming the file, the place and the fix.
     """
-    name = os.fspath(path)
+    name = _printable(os.fspath(path))
     try:
-        size = os.stat(name).st_size
+        size = os.stat(path).st_size
         if size > max_bytes:
             raise StoreError([
                 f"{name}: the file is {size:,} bytes, over the limit of {max_bytes:,}; "
                 "split the archive or raise FEEDSERVICE_MAX_STORE_BYTES"
             ])
-        with open(name, "rb") as f:
+        with open(path, "rb") as f:
             raw = f.read(max_bytes + 1)
+        if len(raw) > max_bytes:  # it grew after the stat: still too big
+            raise StoreError([
+                f"{name}: the file is over the limit of {max_bytes:,} bytes; "
+                "split the archive or raise FEEDSERVICE_MAX_STORE_BYTES"
+            ])
     except OSError as e:
         raise StoreError([f"{name}: cannot read the store: {e.strerror or e}; check the path and its permissions"]) from None
     return parse_store(raw, name)
@@ -85,12 +109,12 @@ def load_store(path: str | os.PathLike[str], max_bytes: int = DEFAULT_MAX_BYTES)
 
 def parse_store(raw: bytes, name: str = "<store>") -> Store:
     """Returns the store encoded in ``raw`` (UTF-8 JSON); ``name`` is the file name used in messages."""
+    name = _printable(name)
     doc = _decode(raw, name)
     checker = _Checker(name, check_text=bool(RAW_SUSPECT_RE.search(doc[1])))
     store = checker.build(doc[0], version=hashlib.sha256(raw).hexdigest()[:16])
-    if checker.problems:
-        raise StoreError(checker.problems)
-    assert store is not None
+    if checker.problems or store is None:
+        raise StoreError(checker.problems or [f"{name}: the store is incomplete; compare it with the README's example"])
     return store
 
 
@@ -110,11 +134,57 @@ def _decode(raw: bytes, name: str) -> tuple[Any, str]:
             "save the file as UTF-8"
         ]) from None
     try:
-        return json.loads(text), text
+        return _DECODER.decode(text), text
     except json.JSONDecodeError as e:
         raise StoreError([f"{name}: line {e.lineno}, column {e.colno}: {e.msg}; fix the JSON syntax there"]) from None
     except RecursionError:
         raise StoreError([f"{name}: the JSON is nested too deeply to be a store; check for runaway brackets"]) from None
+    except ValueError:  # an integer too long to convert (sys.get_int_max_str_digits())
+        m = re.search(r"\d{%d,}" % (sys.get_int_max_str_digits() or 4300), text)
+        start = m.start() if m else 0
+        line = text.count("\n", 0, start) + 1
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        digits = f"{len(m.group()):,}" if m else "thousands of"
+        raise StoreError([
+            f"{name}: line {line}, column {col}: a number with {digits} digits; "
+            "no field takes a number that long: delete it or write the intended value"
+        ]) from None
+
+
+class _DuplicateKeys(dict):
+    """A JSON object in which some keys were given twice; ``duplicates`` names them (JSON keeps the last)."""
+
+    __slots__ = ("duplicates",)
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict:
+    obj = dict(pairs)
+    if len(obj) == len(pairs):
+        return obj
+    dup = _DuplicateKeys(obj)  # rare: only now find which keys repeat
+    seen: set[str] = set()
+    dup.duplicates = []
+    for key, _ in pairs:
+        if key in seen and key not in dup.duplicates:
+            dup.duplicates.append(key)
+        seen.add(key)
+    return dup
+
+
+# object_pairs_hook costs about 2% of a 100,000-article load and finds keys given twice, which json drops silently.
+_DECODER = json.JSONDecoder(object_pairs_hook=_object)
+
+
+def _printable(text: str) -> str:
+    """Returns ``text`` with characters a terminal or log must not receive raw written as \\uXXXX."""
+    if not UNPRINTABLE_RE.search(text):
+        return text
+    return UNPRINTABLE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _q(value: str, width: int = 60) -> str:
+    """Returns ``value`` quoted for a message, cut to ``width`` characters."""
+    return f"'{value}'" if len(value) <= width else f"'{value[:width]}...' ({len(value):,} characters)"
 
 
 def _suggest(word: str, known: Any) -> str:
@@ -124,6 +194,8 @@ def _suggest(word: str, known: Any) -> str:
 
 def _known_list(known: Any) -> str:
     names = list(known)
+    if not names:
+        return "(none are defined: the list is empty or missing)"
     shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
     return f"(known: {shown})"
 
@@ -139,7 +211,7 @@ def parse_timezone(value: str) -> dt.tzinfo | None:
         return dt.timezone(-delta if value[0] == "-" else delta)
     try:
         return zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a directory, a name too long
         return None
 
 
@@ -152,25 +224,37 @@ class _Checker:
         self.check_text = check_text
         self.tz: dt.tzinfo = dt.timezone(dt.timedelta(hours=9))
         self.offset_text = "+09:00"
+        # Slugs of ministries/topics refused for a problem of their own (None: the whole list), so that articles
+        # naming them are not also reported as naming an unknown one.
+        self.refused: dict[str, set[str] | None] = {"ministries": set(), "topics": set()}
 
     def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{self.name}: {where}: {message}")
+        self.problems.append(_printable(f"{self.name}: {where}: {message}"))
 
     # -- generic fields ------------------------------------------------------------------------------------
     def fields(self, where: str, obj: Any, known: tuple[str, ...], required: tuple[str, ...]) -> bool:
         """Checks that obj is an object with the required fields and no unknown ones; returns False if not an object."""
         if not isinstance(obj, dict):
-            self.problem(where, f"must be a JSON object, not {_json_type(obj)}")
+            self.problem(where, f"must be a JSON object {{\"{required[0]}\": ...}}, not {_json_type(obj)}")
             return False
         for key in obj:
             if key not in known:
-                self.problem(where, f"unknown field '{key}'{_suggest(key, known)} (fields: {', '.join(known)})")
+                self.problem(where, f"unknown field {_q(key)}{_suggest(key, known)} (fields: {', '.join(known)})")
+        for key in getattr(obj, "duplicates", ()):
+            self.problem(where, f"{key}: given twice in this object (JSON keeps only the last); delete one")
         for key in required:
             if key not in obj:
                 self.problem(where, f"{key}: missing; add \"{key}\"")
         return True
 
-    def text(self, where: str, obj: dict, key: str, required: bool = True, empty_ok: bool = False) -> str | None:
+    def text(
+        self, where: str, obj: dict, key: str, required: bool = True, empty_ok: bool = False, plain: bool = True
+    ) -> str | None:
+        """Returns the string ``obj[key]``, or None after recording why it cannot be used.
+
+        ``plain`` text (everything but HTML) may not start or end with whitespace (readers strip it), nor hold
+        CR, C1 controls or mojibake; every field refuses what XML cannot carry.
+        """
         value = obj.get(key)
         if value is None:
             if required and key in obj:
@@ -182,22 +266,36 @@ class _Checker:
         if not empty_ok and not value.strip():
             self.problem(where, f"{key}: is empty; write the {key.replace('_', ' ')}")
             return None
+        if plain and value and (value[0].isspace() or value[-1].isspace()):
+            self.problem(where, f"{key}: starts or ends with whitespace, which readers strip; delete it")
+            return None
         if self.check_text:
-            bad = XML_FORBIDDEN_RE.search(value)
+            bad = (TEXT_FORBIDDEN_RE if plain else XML_FORBIDDEN_RE).search(value)
             if bad:
-                self.problem(
-                    where,
-                    f"{key}: contains U+{ord(bad.group()):04X} at character {bad.start() + 1}, which XML cannot carry; "
-                    "delete it",
-                )
+                char, at = bad.group(), bad.start() + 1
+                if XML_FORBIDDEN_RE.match(char):
+                    why = "which XML cannot carry; delete it"
+                elif char == "\r":
+                    why = "a carriage return; write line breaks as \\n alone"
+                else:
+                    why = "a control character that readers turn into another one; delete it"
+                self.problem(where, f"{key}: contains U+{ord(char):04X} at character {at}, {why}")
                 return None
+            if plain and MOJIBAKE_RE.search(value):
+                try:
+                    fixed = value.encode("latin-1").decode("utf-8")
+                except UnicodeError:
+                    pass  # not UTF-8 read as Latin-1
+                else:
+                    self.problem(where, f"{key}: {_q(value)} is UTF-8 read as Latin-1 (mojibake); write {_q(fixed)}")
+                    return None
         return value
 
     def slug(self, where: str, obj: dict, key: str) -> str | None:
         value = self.text(where, obj, key)
         if value is not None and not SLUG_RE.fullmatch(value):
             fixed = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", value.lower())).strip("-") or "name"
-            self.problem(where, f"{key}: '{value}' is not a slug (a-z, 0-9 and '-', at most 100); write '{fixed[:100]}'")
+            self.problem(where, f"{key}: {_q(value)} is not a slug (a-z, 0-9 and '-', at most 100); write '{fixed[:100]}'")
             return None
         return value
 
@@ -205,9 +303,17 @@ class _Checker:
         value = self.text(where, obj, key, required=required)
         if value is None:
             return None
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in value):
-            self.problem(where, f"{key}: '{value}' is not an absolute http(s) URL; write it like https://www.example.go.kr/path")
+        try:
+            parts = urlsplit(value)
+            host = parts.netloc
+            if ":" in host or "@" in host:  # only then is there a port or user to take apart
+                parts.port  # raises ValueError for a port that is not a number from 0 to 65535
+                host = parts.hostname
+        except ValueError as e:
+            self.problem(where, f"{key}: {_q(value)} is not a URL ({e}); write it like https://www.example.go.kr/path")
+            return None
+        if parts.scheme not in ("http", "https") or not host or SPACE_RE.search(value):
+            self.problem(where, f"{key}: {_q(value)} is not an absolute http(s) URL; write it like https://www.example.go.kr/path")
             return None
         return value
 
@@ -221,25 +327,30 @@ class _Checker:
         if not isinstance(value, str):
             self.problem(where, f"{key}: must be a string like \"2024-02-15\", not {_json_type(value)}")
             return None
-        try:
-            if DATE_RE.fullmatch(value):
-                return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), self.tz)
-            if RFC3339_RE.fullmatch(value):
-                return dt.datetime.fromisoformat(value).astimezone(self.tz)
-        except ValueError:
-            pass  # the right shape with impossible numbers (month 13): reported below
+        bare = DATE_RE.fullmatch(value)
+        if bare or RFC3339_RE.fullmatch(value):
+            if not MIN_YEAR <= int(value[:4]) <= MAX_YEAR:
+                self.problem(where, f"{key}: {_q(value)}: the year {value[:4]} is out of range; write a year from {MIN_YEAR} to {MAX_YEAR}")
+                return None
+            try:
+                if bare:
+                    return dt.datetime.combine(dt.date.fromisoformat(value), dt.time(), self.tz)
+                # RFC 3339 section 5.6 allows a lower-case t and z; fromisoformat does not.
+                return dt.datetime.fromisoformat(value.upper()).astimezone(self.tz)
+            except ValueError:
+                pass  # the right shape with impossible numbers (month 13): reported below
         if NAIVE_RE.fullmatch(value):
             fix = value.replace(" ", "T")
             if fix.count(":") == 1:
                 fix += ":00"
-            self.problem(where, f"{key}: '{value}' has no UTC offset; write {fix}{self.offset_text}")
+            self.problem(where, f"{key}: {_q(value)} has no UTC offset; write {fix}{self.offset_text}")
             return None
         guess = _guess_date(value)
         if guess:
             fix = f"write {guess} or {guess}T09:00:00{self.offset_text}"
         else:
             fix = f"write YYYY-MM-DD or YYYY-MM-DDTHH:MM:SS{self.offset_text}"
-        self.problem(where, f"{key}: '{value}' is not an RFC 3339 date; {fix}")
+        self.problem(where, f"{key}: {_q(value)} is not an RFC 3339 date; {fix}")
         return None
 
     def slug_list(self, where: str, obj: dict, key: str, known: dict, renamed: dict[str, str]) -> tuple[str, ...]:
@@ -255,7 +366,10 @@ class _Checker:
             elif slug in renamed:
                 self.problem(where, f"{key}[{i}]: '{slug}' is a former name of '{renamed[slug]}'; write '{renamed[slug]}'")
             elif slug not in known:
-                self.problem(where, f"{key}[{i}]: unknown {key[:-1].replace('ie', 'y')} '{slug}'{_suggest(slug, known)} {_known_list(known)}")
+                refused = self.refused.get(key, set())
+                if refused is None or slug in refused:
+                    continue  # reported where it is defined
+                self.problem(where, f"{key}[{i}]: unknown {key[:-1].replace('ie', 'y')} {_q(slug)}{_suggest(slug, known)} {_known_list(known)}")
             elif slug in out:
                 self.problem(where, f"{key}[{i}]: '{slug}' is listed twice; delete one")
             else:
@@ -270,6 +384,9 @@ class _Checker:
             )
             return None
         self.fields("top level", doc, TOP_FIELDS, TOP_FIELDS)
+        for key in TOP_FIELDS:
+            if key in doc and doc[key] is None:
+                self.problem(key, f"must be {'an object' if key == 'portal' else 'a list of objects'}, not null; fill it in as the README shows")
         portal = self.portal(doc.get("portal"))
         ministries, m_renamed = self.named_list(doc.get("ministries"), "ministries", MINISTRY_FIELDS, Ministry)
         topics, t_renamed = self.named_list(doc.get("topics"), "topics", TOPIC_FIELDS, Topic)
@@ -300,7 +417,10 @@ class _Checker:
         if tz_text is not None:
             tz = parse_timezone(tz_text)
             if tz is None:
-                self.problem(where, f"timezone: '{tz_text}' is neither an offset like +09:00 nor a zone like Asia/Seoul")
+                self.problem(
+                    where,
+                    f"timezone: {_q(tz_text)} is neither a UTC offset nor an IANA zone name; write +09:00 or Asia/Seoul",
+                )
             else:
                 self.tz = tz
                 if OFFSET_RE.fullmatch(tz_text):
@@ -309,19 +429,21 @@ class _Checker:
         base_url = self.url(where, obj, "base_url", required=True)
         if base_url is not None:
             parts = urlsplit(base_url)
-            if parts.query or parts.fragment:
-                self.problem(where, f"base_url: '{base_url}' has a query or fragment; write only scheme, host and path")
+            if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+                self.problem(where, f"base_url: {_q(base_url)} has a query or fragment; write only scheme, host and path")
+            elif parts.username is not None:
+                self.problem(where, f"base_url: {_q(base_url)} has a user name; write only scheme, host and path")
             base_url = base_url.rstrip("/")
         authority = self.text(where, obj, "tag_authority")
         if authority is not None and not TAG_AUTHORITY_RE.fullmatch(authority):
             self.problem(
                 where,
-                f"tag_authority: '{authority}' is not an RFC 4151 tagging entity; write a domain you own and a date "
+                f"tag_authority: {_q(authority)} is not an RFC 4151 tagging entity; write a domain you own and a date "
                 "you owned it, like smartcity.go.kr,2025",
             )
         language = self.text(where, obj, "language")
         if language is not None and not LANGUAGE_RE.fullmatch(language):
-            self.problem(where, f"language: '{language}' is not a language tag; write one like en or ko-KR")
+            self.problem(where, f"language: {_q(language)} is not a language tag; write one like en or ko-KR")
         subtitle = self.text(where, obj, "subtitle", required=False, empty_ok=True) or ""
         author = self.text(where, obj, "author", required=False) or title
         for key in ("contact", "email"):
@@ -336,22 +458,28 @@ class _Checker:
         renamed: dict[str, str] = {}
         if not isinstance(value, list):
             if value is not None:
-                self.problem(kind, f"must be a list of objects, not {_json_type(value)}")
+                self.problem(kind, f"must be a list of objects, not {_json_type(value)}; write \"{kind}\": [{{\"slug\": ..., \"name\": ...}}]")
+            self.refused[kind] = None
             return out, renamed
         formers: list[tuple[str, str, str]] = []  # (where, former slug, current slug)
         for i, obj in enumerate(value):
             where = f"{kind}[{i}]"
+            start = len(self.problems)
             if not self.fields(where, obj, known_fields, ("slug", "name")):
                 continue
             slug = self.slug(where, obj, "slug")
             if slug is not None:
                 where = f"{kind}[{i}] ({slug})"
+                for k in range(start, len(self.problems)):  # add the slug to what fields() found
+                    self.problems[k] = self.problems[k].replace(f": {kind}[{i}]: ", f": {where}: ", 1)
             name = self.text(where, obj, "name")
             formerly = self.formerly(where, obj.get("formerly"))
             extra = {}
             if "homepage" in known_fields:
                 extra["homepage"] = self.url(where, obj, "homepage")
             if slug is None or name is None:
+                if slug is not None:
+                    self.refused[kind].add(slug)  # type: ignore[union-attr]
                 continue
             if slug in out:
                 self.problem(where, f"slug: '{slug}' is used twice in {kind}; slugs are permanent, give this one a new slug")
@@ -375,7 +503,7 @@ class _Checker:
         if value is None:
             return ()
         if not isinstance(value, list):
-            self.problem(where, f"formerly: must be a list of objects, not {_json_type(value)}")
+            self.problem(where, f"formerly: must be a list of objects, not {_json_type(value)}; write \"formerly\": [{{\"slug\": ..., \"name\": ...}}]")
             return ()
         out = []
         for j, obj in enumerate(value):
@@ -391,7 +519,7 @@ class _Checker:
     def articles(self, value: Any, ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict) -> list[Article]:
         if not isinstance(value, list):
             if value is not None:
-                self.problem("articles", f"must be a list of objects, not {_json_type(value)}")
+                self.problem("articles", f"must be a list of objects, not {_json_type(value)}; write \"articles\": [{{\"id\": ...}}, ...]")
             return []
         out: list[Article] = []
         seen: dict[str, int] = {}
@@ -412,14 +540,14 @@ class _Checker:
 
     def article(self, i: int, obj: Any, ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict) -> Article | None:
         where = f"articles[{i}]"
+        start = len(self.problems)
         if not self.fields(where, obj, ARTICLE_FIELDS, ("id", "title", "published", "ministries", "topics", "summary")):
             return None
-        before = len(self.problems)
         art_id = self.slug(where, obj, "id")
         if art_id is not None:
             where = f"articles[{i}] ({art_id})"
-            # problems found before the id was known get the id added too
-            for k in range(before, len(self.problems)):
+            # problems found before the id was known (unknown, missing or repeated fields) get the id added too
+            for k in range(start, len(self.problems)):
                 self.problems[k] = self.problems[k].replace(f": articles[{i}]: ", f": {where}: ", 1)
         title = self.text(where, obj, "title")
         published = self.date(where, obj, "published")
@@ -432,14 +560,21 @@ class _Checker:
         art_ministries = self.slug_list(where, obj, "ministries", ministries, m_renamed)
         art_topics = self.slug_list(where, obj, "topics", topics, t_renamed)
         summary = self.text(where, obj, "summary")
-        content_html = self.text(where, obj, "content_html", required=False)
+        content_html = self.text(where, obj, "content_html", required=False, plain=False)
         if content_html is not None:
             content_html = clean_html(content_html)
+            bad = XML_FORBIDDEN_RE.search(content_html)
+            if bad:  # a character reference such as &#1; or &#xFFFE; decodes to one
+                self.problem(
+                    where,
+                    f"content_html: holds U+{ord(bad.group()):04X} (written as a character reference like "
+                    f"&#{ord(bad.group())};), which XML cannot carry; delete it",
+                )
         url = self.url(where, obj, "url")
         source = self.source(where, obj.get("source"))
         corrections = self.corrections(where, obj.get("corrections"), published)
         withdrawn = self.withdrawal(where, obj.get("withdrawn"), published)
-        if len(self.problems) > before:
+        if len(self.problems) > start:  # missing fields were reported by fields()
             return None
         assert art_id and title and published and summary is not None
         newest = updated or published
@@ -468,10 +603,14 @@ class _Checker:
             self.problem(where, f"source: must be an object like {{\"newsletter\": 58, \"date\": \"2025-01-02\"}}, not {_json_type(value)}")
             return ()
         items: list[tuple[str, object]] = []
+        for key in getattr(value, "duplicates", ()):
+            self.problem(where, f"source: {key}: given twice in this object (JSON keeps only the last); delete one")
         for key, val in value.items():
             if not isinstance(val, (str, int)) or isinstance(val, bool):
                 self.problem(where, f"source: {key}: must be a string or a whole number, not {_json_type(val)}")
-            elif isinstance(val, str) and self.check_text and XML_FORBIDDEN_RE.search(val):
+            elif isinstance(val, int) and abs(val) > MAX_SAFE_INT:
+                self.problem(where, f"source: {key}: a {len(str(abs(val)))}-digit number is too large for JSON readers; write a number below 2^53 or a string")
+            elif self.check_text and XML_FORBIDDEN_RE.search(key + (val if isinstance(val, str) else "")):
                 self.problem(where, f"source: {key}: contains a character XML cannot carry; delete it")
             else:
                 items.append((key, val))
@@ -522,6 +661,14 @@ def _json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true/false"
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            # NaN and Infinity are not JSON (RFC 8259 section 6), but Python's json reads them
+            shown = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+            return f"{shown}, which is not JSON"
+        if value.is_integer():
+            return "a number"
+        return "a number with a fraction"
     return {dict: "an object", list: "a list", str: "a string", int: "a number", float: "a number"}.get(
         type(value), type(value).__name__
     )

@@ -214,8 +214,17 @@ def register(app: Flask) -> None:
     app.register_error_handler(BadRequest, lambda e: _error(400, str(e)))
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
+    app.before_request(_utf8_query)
     app.after_request(_common_headers)
     app.jinja_env.filters["kst"] = _format_date
+
+
+def _utf8_query() -> None:
+    """Refuses a query string with raw bytes that are not UTF-8: werkzeug's ``request.args`` would raise."""
+    try:
+        request.query_string.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("the query string is not UTF-8; percent-encode it, e.g. ?limit=20") from None
 
 
 def _no_limit() -> None:
