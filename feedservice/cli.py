@@ -123,6 +123,60 @@ def check_store(path: str) -> None:
     )
 
 
+@cli.command()
+@click.argument("sources", nargs=-1, metavar="[FILE_OR_URL]...")
+@store_option
+@click.option("--url", "server", metavar="URL", help="Validate the server running at URL (e.g. http://127.0.0.1:8000) against the store, with HTTP checks.")
+@click.option("--format", "output", type=click.Choice(["text", "json"]), default="text", show_default=True, help="text: a line per problem and a summary; json: one object.")
+@click.option("--list-rules", is_flag=True, help="Print every rule with its severity and spec section, and exit.")
+def validate(sources: tuple[str, ...], store: str | None, server: str | None, output: str, list_rules: bool) -> None:
+    """Validate feeds: every document of the store, in process or on a running server (--url), or any FILE_OR_URL.
+
+    Exit 0 when clean (warnings allowed), 1 when problems were found, 2 when it could not run.
+    """
+    import time
+
+    from . import validate as v
+    from . import validate_store
+    from .config import DEFAULTS
+    from .errors import ValidationFailed
+    from .validate_http import HttpFetcher
+
+    if list_rules:
+        click.echo("\n".join(v.rules_table()))
+        return
+    if sources and server:
+        raise click.UsageError("give FILE_OR_URL arguments or --url, not both")
+    if server and not server.startswith(("http://", "https://")):
+        raise click.UsageError(f"--url {server!r} is not an http(s) URL; write e.g. http://127.0.0.1:8000")
+    report = v.Report()
+    failures: list[str] = []
+    started = time.perf_counter()
+    try:
+        if sources:
+            what = f"{len(sources)} file(s) or URL(s)"
+            failures = v.validate_sources(sources, report)
+        else:
+            path = store or DEFAULTS["STORE"]
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                raise ValidationFailed(f"cannot read the store {path}; give --store PATH or set FEEDSERVICE_STORE")
+            # No rate limit in process: every request comes from the one test client.
+            app = _make_app({"STORE": store, "RELOAD_SECONDS": 0, "RATE_LIMIT": ""})
+            what = f"{server} with the store {path}" if server else f"the store {path}"
+            validate_store.run(app, report, fetcher=HttpFetcher(server) if server else None, http=bool(server))
+    except ValidationFailed as e:
+        click.echo(f"feedservice validate: {e}", err=True)
+        sys.exit(2)
+    seconds = time.perf_counter() - started
+    if output == "json":
+        click.echo(v.render_json(report, what, seconds, failures))
+    else:
+        click.echo("\n".join(v.render_text(report, what, seconds)))
+    for failure in failures:
+        click.echo(f"feedservice validate: {failure}", err=True)
+    sys.exit(2 if failures else 1 if report.errors else 0)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -101,7 +101,7 @@ class _FeedExtension(BaseExtension):
         self.links: list[tuple[str, str, str]] = []
         self.archive = False
         self.max_age = 0
-        self.tombstones: list[tuple[str, str, str, str]] = []  # (ref, when, reason, link)
+        self.tombstones: list[tuple[str, str, str]] = []  # (ref, when, reason)
 
     def extend_ns(self) -> dict[str, str]:
         if self.fmt == "atom":
@@ -122,10 +122,10 @@ class _FeedExtension(BaseExtension):
         if self.archive:
             xml_elem(f"{{{FH_NS}}}archive", feed)
         self._syndication(feed)
-        for ref, when, reason, href in self.tombstones:
-            # RFC 6721 section 2: at:deleted-entry with ref and when; a comment and a link are optional.
+        for ref, when, reason in self.tombstones:
+            # RFC 6721 section 2: at:deleted-entry with ref and when, the reason as at:comment. No atom:link
+            # inside, though RFC 6721 allows one: feedparser 6 takes it for the feed's own alternate link.
             gone = xml_elem(f"{{{TOMBSTONE_NS}}}deleted-entry", feed, ref=ref, when=when)
-            xml_elem("link", gone, rel="alternate", type="text/html", href=href)
             xml_elem(f"{{{TOMBSTONE_NS}}}comment", gone).text = reason
         return feed
 
@@ -199,7 +199,7 @@ def _atom(store: Store, doc: FeedDocument, settings: RenderSettings) -> bytes:
     fg.subtitle(feed_subtitle(store, doc.selection))
     fg.author(name=store.portal.author, uri=site.url("/"))
     fg.feedservice.tombstones = [  # type: ignore[attr-defined]
-        (site.entry_id(a.id), a.withdrawn.date.isoformat(), a.withdrawn.reason, site.url(article_path(a.id)))  # type: ignore[union-attr]
+        (site.entry_id(a.id), a.withdrawn.date.isoformat(), a.withdrawn.reason)  # type: ignore[union-attr]
         for a in doc.tombstones
     ]
     for art in doc.entries:
