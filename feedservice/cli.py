@@ -63,7 +63,9 @@ def cli(ctx: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="FEEDSERVICE_HOST", help="Address to listen on (FEEDSERVICE_HOST).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="FEEDSERVICE_PORT", help="Port (FEEDSERVICE_PORT).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), envvar="FEEDSERVICE_WORKERS", help="Worker processes (FEEDSERVICE_WORKERS).")
-def serve(store: str | None, host: str, port: int, workers: int) -> None:
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64), envvar="FEEDSERVICE_THREADS", help="Request threads per worker (FEEDSERVICE_THREADS).")
+@click.option("--server", "server_name", default="granian", show_default=True, type=click.Choice(["granian", "gunicorn"]), envvar="FEEDSERVICE_SERVER", help="HTTP server (FEEDSERVICE_SERVER).")
+def serve(store: str | None, host: str, port: int, workers: int, threads: int, server_name: str) -> None:
     """Serve the feeds with the production server."""
     from .server import run
 
@@ -73,7 +75,7 @@ def serve(store: str | None, host: str, port: int, workers: int) -> None:
     # Fail fast, with the store's problems, before any worker starts; the workers build their own apps.
     _make_app({"RELOAD_SECONDS": 0})
     gc.collect()
-    run(host=host, port=port, workers=workers)
+    run(host=host, port=port, workers=workers, threads=threads, server=server_name)
 
 
 @cli.command()
