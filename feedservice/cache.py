@@ -36,58 +36,66 @@ COMMON_HEADERS: Headers = (
 
 @dataclass(frozen=True, slots=True)
 class Rendered:
-    """A rendered document and every header of its responses, built once.
+    """A rendered document and the headers of its responses, built once.
 
-    ``headers_200[gz]`` and ``headers_304[gz]`` are complete header lists for the plain (gz=0) and gzip (gz=1)
-    variants, so answering a request is choosing one, not building one.
+    The gzip variant is compressed the first time a client asks for it, then kept (``variant``): walking an
+    archive without gzip pays nothing for it, and every later gzip request is a lookup.
     """
 
     body: bytes
-    gzip_body: bytes | None
     etag: str  # quoted, strong: '"<sha256 prefix>"'
-    gzip_etag: str | None
+    gzip_etag: str | None  # None when the body is too small to be worth compressing
     last_modified: dt.datetime
-    headers_200: tuple[Headers, Headers]
-    headers_304: tuple[Headers, Headers]
-    size: int = field(default=0)
+    content_type: str
+    headers_200: Headers  # plain variant
+    headers_304: tuple[Headers, Headers]  # (plain, gzip)
+    size: int  # bytes the cache counts: body, a reserve for the gzip variant, bookkeeping
+    _gzip: list = field(default_factory=list, compare=False, repr=False)  # [(gzip body, its 200 headers)]
 
     @classmethod
     def make(cls, body: bytes, content_type: str, last_modified: dt.datetime | float, cache_control: str) -> "Rendered":
-        """Returns a Rendered for ``body``, with a gzip variant when that is worth it.
-
-        ``last_modified`` is an aware datetime or a POSIX timestamp.
-        """
+        """Returns a Rendered for ``body``; ``last_modified`` is an aware datetime or a POSIX timestamp."""
         if not isinstance(last_modified, dt.datetime):
             last_modified = dt.datetime.fromtimestamp(last_modified, dt.timezone.utc)
+        last_modified = last_modified.replace(microsecond=0)
         digest = hashlib.sha256(body).hexdigest()[:32]
-        gz = gzip.compress(body, compresslevel=6, mtime=0) if len(body) >= GZIP_MIN_BYTES else None
         etag = f'"{digest}"'
         # A strong validator differs per content coding (RFC 9110 section 8.8.3).
-        gzip_etag = f'"{digest}-gz"' if gz is not None else None
-        last_modified = last_modified.replace(microsecond=0)
+        gzip_etag = f'"{digest}-gz"' if len(body) >= GZIP_MIN_BYTES else None
         lm = http_date(last_modified)
         plain_304: Headers = (("ETag", etag), ("Cache-Control", cache_control), *COMMON_HEADERS)
         plain_200: Headers = (
             ("Content-Type", content_type), ("Content-Length", str(len(body))), ("Last-Modified", lm), *plain_304
         )
-        if gz is not None and gzip_etag is not None:
-            gz_304: Headers = (("ETag", gzip_etag), ("Cache-Control", cache_control), *COMMON_HEADERS)
-            gz_200: Headers = (
-                ("Content-Type", content_type), ("Content-Length", str(len(gz))), ("Content-Encoding", "gzip"),
-                ("Last-Modified", lm), *gz_304,
-            )
-        else:
-            gz_304, gz_200 = plain_304, plain_200
+        gz_304: Headers = (("ETag", gzip_etag), ("Cache-Control", cache_control), *COMMON_HEADERS) if gzip_etag else plain_304
         return cls(
             body=body,
-            gzip_body=gz,
             etag=etag,
             gzip_etag=gzip_etag,
             last_modified=last_modified,
-            headers_200=(plain_200, gz_200),
+            content_type=content_type,
+            headers_200=plain_200,
             headers_304=(plain_304, gz_304),
-            size=len(body) + (len(gz) if gz else 0) + 1024,
+            # Feed XML compresses 5-7 times; a third of the body is a safe reserve for the gzip variant.
+            size=len(body) + len(body) // 3 + 1024,
         )
+
+    def variant(self, gz: bool) -> tuple[bytes, Headers]:
+        """Returns (body, 200 headers) of the plain or the gzip variant, compressing it once on first use.
+
+        Threads may race to compress; they make the same bytes (mtime 0), so either result is right.
+        """
+        if not gz or self.gzip_etag is None:
+            return self.body, self.headers_200
+        if not self._gzip:
+            zipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+            headers = tuple(
+                ("Content-Length", str(len(zipped))) if k == "Content-Length" else ("ETag", self.gzip_etag) if k == "ETag" else (k, v)
+                for k, v in self.headers_200
+            )
+            headers = headers[:2] + (("Content-Encoding", "gzip"),) + headers[2:]
+            self._gzip.append((zipped, headers))
+        return self._gzip[0]
 
 
 def cache_control(max_age: int, immutable: bool = False) -> str:

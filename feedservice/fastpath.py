@@ -37,14 +37,15 @@ def respond(rendered: Rendered, environ: dict[str, Any]) -> tuple[str, list[tupl
     Conditional requests follow RFC 9110 section 13.2.2: If-Match, then If-None-Match (list and * forms,
     weak comparison), which takes precedence over If-Modified-Since. werkzeug does the comparisons.
     """
-    gz = 1 if rendered.gzip_body is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")) else 0
+    gz = 1 if rendered.gzip_etag is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")) else 0
     etag = rendered.gzip_etag if gz else rendered.etag
     if_match = environ.get("HTTP_IF_MATCH")
     if if_match and not parse_etags(if_match).contains_raw(etag or ""):
         return PRECONDITION_FAILED
     if not is_resource_modified(environ, etag, last_modified=rendered.last_modified):
         return "304 Not Modified", list(rendered.headers_304[gz]), b""
-    return "200 OK", list(rendered.headers_200[gz]), rendered.gzip_body if gz else rendered.body  # type: ignore[return-value]
+    body, headers = rendered.variant(bool(gz))
+    return "200 OK", list(headers), body
 
 
 def cache_key(path: str, version: str) -> tuple | None:
