@@ -42,7 +42,10 @@ def respond(rendered: Rendered, environ: dict[str, Any]) -> tuple[str, list[tupl
     if_match = environ.get("HTTP_IF_MATCH")
     if if_match and not parse_etags(if_match).contains_raw(etag or ""):
         return PRECONDITION_FAILED
-    if not is_resource_modified(environ, etag, last_modified=rendered.last_modified):
+    # The common revalidation, one exact ETag, needs no parsing; lists, W/ and * go to werkzeug.
+    if environ.get("HTTP_IF_NONE_MATCH") == etag or not is_resource_modified(
+        environ, etag, last_modified=rendered.last_modified
+    ):
         return "304 Not Modified", list(rendered.headers_304[gz]), b""
     body, headers = rendered.variant(bool(gz))
     return "200 OK", list(headers), body
