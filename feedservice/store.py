@@ -2,14 +2,16 @@
 
 The store knows neither XML nor HTTP. ``loader.load_store`` builds a ``Store`` from ``data/articles.json``;
 anything else that can produce the same objects (a database, say) can replace it without touching feeds or web.
-Articles are kept oldest first, ordered by (published, id); every selection is a tuple of positions into that
-order, built once at load, so a ministry's feed or an archive page is a slice, never a scan.
+Articles are kept oldest first, ordered by (published, id); every selection is a sequence of positions into
+that order, built once at load, so a ministry's feed or an archive page is a slice, never a scan.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from array import array
+from dataclasses import dataclass, field, fields
+from operator import attrgetter
 from typing import Iterator, Sequence
 
 SELECTION_KINDS = ("ministries", "topics")
@@ -80,19 +82,60 @@ class Article:
     withdrawn: Withdrawal | None = None
 
 
+_ARTICLE_FIELDS = (
+    "id", "title", "published", "updated", "ministries", "topics", "summary", "content_html", "url", "source",
+    "corrections", "withdrawn",
+)
+assert tuple(f.name for f in fields(Article)) == _ARTICLE_FIELDS, "new_article must list Article's fields in order"
+_new = object.__new__
+(_set_id, _set_title, _set_published, _set_updated, _set_ministries, _set_topics, _set_summary, _set_content_html,
+ _set_url, _set_source, _set_corrections, _set_withdrawn) = (getattr(Article, name).__set__ for name in _ARTICLE_FIELDS)
+
+
+def new_article(
+    id: str, title: str, published: dt.datetime, updated: dt.datetime, ministries: tuple[str, ...],
+    topics: tuple[str, ...], summary: str, content_html: str | None, url: str | None,
+    source: tuple[tuple[str, object], ...], corrections: tuple[Correction, ...], withdrawn: Withdrawal | None,
+) -> Article:
+    """Returns ``Article(id, title, ...)``, built twice as fast: the loader makes 100,000 of them.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``; this calls each slot's
+    descriptor directly, which is what that ends up doing.
+    """
+    a = _new(Article)
+    _set_id(a, id)
+    _set_title(a, title)
+    _set_published(a, published)
+    _set_updated(a, updated)
+    _set_ministries(a, ministries)
+    _set_topics(a, topics)
+    _set_summary(a, summary)
+    _set_content_html(a, content_html)
+    _set_url(a, url)
+    _set_source(a, source)
+    _set_corrections(a, corrections)
+    _set_withdrawn(a, withdrawn)
+    return a
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """A named set of articles: ``all``, ``ministries/<slug>`` or ``topics/<slug>``.
 
-    ``positions`` index ``Store.articles`` (oldest first); feeds show them newest first.
+    ``positions`` index ``Store.articles`` (oldest first); feeds show them newest first. It is a read-only
+    sequence of ints (``range`` for ``all``, else an ``array('I')``: 4 bytes a position instead of a tuple
+    slot and an int object, about 8 MB less for 100,000 articles): index, slice, iterate or reverse it.
     """
 
     key: str
     title: str
-    positions: tuple[int, ...]
+    positions: Sequence[int]
 
     def __len__(self) -> int:
         return len(self.positions)
+
+    def __hash__(self) -> int:  # an array is not hashable; equal selections still hash equal
+        return hash((self.key, self.title, len(self.positions)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,17 +211,24 @@ class Store:
 def build_selections(
     articles: Sequence[Article], ministries: dict[str, Ministry], topics: dict[str, Topic]
 ) -> dict[str, Selection]:
-    """Returns every selection, each a tuple of positions into ``articles`` (which must be oldest first)."""
-    by_ministry: dict[str, list[int]] = {slug: [] for slug in ministries}
-    by_topic: dict[str, list[int]] = {slug: [] for slug in topics}
-    for pos, art in enumerate(articles):
-        for slug in art.ministries:
-            by_ministry[slug].append(pos)
-        for slug in art.topics:
-            by_topic[slug].append(pos)
-    out = {"all": Selection("all", "All news", tuple(range(len(articles))))}
-    for slug, plist in by_ministry.items():
-        out[f"ministries/{slug}"] = Selection(f"ministries/{slug}", ministries[slug].name, tuple(plist))
-    for slug, plist in by_topic.items():
-        out[f"topics/{slug}"] = Selection(f"topics/{slug}", topics[slug].name, tuple(plist))
+    """Returns every selection, each the positions of its articles in ``articles`` (which must be oldest first)."""
+    out = {"all": Selection("all", "All news", range(len(articles)))}
+    kinds = (("ministries", ministries, attrgetter("ministries")), ("topics", topics, attrgetter("topics")))
+    for kind, names, slugs_of in kinds:
+        # Group positions by slug list first (the loader makes equal lists one tuple, and there are far fewer
+        # lists than articles), so the work per slug is per list, not per article.
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for pos, slugs in enumerate(map(slugs_of, articles)):
+            group = groups.get(slugs)
+            if group is None:
+                groups[slugs] = [pos]
+            else:
+                group.append(pos)
+        by_slug: dict[str, list[int]] = {slug: [] for slug in names}
+        for slugs, group in groups.items():
+            for slug in slugs:
+                by_slug[slug] += group
+        for slug, plist in by_slug.items():
+            plist.sort()
+            out[f"{kind}/{slug}"] = Selection(f"{kind}/{slug}", names[slug].name, array("I", plist))
     return out
