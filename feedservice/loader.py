@@ -608,15 +608,9 @@ class _Checker:
         strings: int | None = 0
         for k in [k for k, art in enumerate(arts) if art is None]:
             obj, check_text = elements.read(k)
-            built = fast(obj, check_text)
-            if built is not None:
-                art, n = built
-            else:
-                n = json_strings(obj) if count else 0
-                self.check_text = check_text  # this article's text is what the detailed check reads now
-                art = self.article(k, obj, ministries, topics, m_renamed, t_renamed)
-                if art is None:  # it has a problem (an article is built only without one)
-                    return None
+            art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
+            if art is None:  # it has a problem (an article is built only without one)
+                return None
             arts[k] = art
             if strings is not None:
                 strings = None if n is None else strings + n
@@ -636,13 +630,7 @@ class _Checker:
         seen: dict[str, int] = {}
         strings: int | None = 0
         for i, (obj, check_text) in enumerate(items):
-            built = fast(obj, check_text)
-            if built is not None:
-                art, n = built
-            else:
-                n = json_strings(obj) if count else 0
-                self.check_text = check_text  # this article's text is what the detailed check reads now
-                art = self.article(i, obj, ministries, topics, m_renamed, t_renamed)
+            art, n = self._one_article(i, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
             if strings is not None:
                 strings = None if n is None else strings + n
             if art is None:
@@ -659,6 +647,18 @@ class _Checker:
         if self.strings is not None:
             self.strings = None if strings is None else self.strings + strings
         return out
+
+    def _one_article(
+        self, i: int, obj: Any, check_text: bool, fast: Callable,
+        ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool,
+    ) -> tuple[Article | None, int | None]:
+        """Returns (article or None, JSON strings it holds): the fast path when it is sound, else the
+        detailed check, which records the problems."""
+        built = fast(obj, check_text)
+        if built is not None:
+            return built
+        self.check_text = check_text  # this article's text is what the detailed check reads now
+        return self.article(i, obj, ministries, topics, m_renamed, t_renamed), json_strings(obj) if count else 0
 
     def article(self, i: int, obj: Any, ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict) -> Article | None:
         where = f"articles[{i}]"
