@@ -12,7 +12,7 @@ import functools
 import re
 from typing import Any, Callable, Iterable
 
-from werkzeug.http import is_resource_modified, parse_accept_header, parse_etags
+from werkzeug.http import is_resource_modified, parse_accept_header, parse_date, parse_etags
 
 from .cache import Rendered
 
@@ -34,21 +34,34 @@ def accepts_gzip(accept_encoding: str) -> bool:
 def respond(rendered: Rendered, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
     """Returns (status, headers, body) answering the request in ``environ`` with ``rendered``.
 
-    Conditional requests follow RFC 9110 section 13.2.2: If-Match, then If-None-Match (list and * forms,
-    weak comparison), which takes precedence over If-Modified-Since. werkzeug does the comparisons.
+    Preconditions are evaluated as RFC 9110 section 13.2.2 orders them: If-Match, else If-Unmodified-Since
+    (412 when they fail), then If-None-Match (list and * forms, weak comparison), else If-Modified-Since.
+    The two requests a poller sends (none of these headers, or one exact ETag) are answered without parsing;
+    everything else goes through werkzeug's parsers.
     """
     gz = 1 if rendered.gzip_etag is not None and accepts_gzip(environ.get("HTTP_ACCEPT_ENCODING", "")) else 0
     etag = rendered.gzip_etag if gz else rendered.etag
-    if_match = environ.get("HTTP_IF_MATCH")
-    if if_match and not parse_etags(if_match).contains_raw(etag or ""):
-        return PRECONDITION_FAILED
-    # The common revalidation, one exact ETag, needs no parsing; lists, W/ and * go to werkzeug.
-    if environ.get("HTTP_IF_NONE_MATCH") == etag or not is_resource_modified(
-        environ, etag, last_modified=rendered.last_modified
+    if "HTTP_IF_MATCH" in environ or "HTTP_IF_UNMODIFIED_SINCE" in environ:
+        if _precondition_fails(rendered, environ, etag):  # type: ignore[arg-type]
+            return PRECONDITION_FAILED
+    if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+    if if_none_match == etag or (
+        (if_none_match is not None or "HTTP_IF_MODIFIED_SINCE" in environ)
+        and not is_resource_modified(environ, etag, last_modified=rendered.last_modified)
     ):
         return "304 Not Modified", list(rendered.headers_304[gz]), b""
     body, headers = rendered.variant(bool(gz))
     return "200 OK", list(headers), body
+
+
+def _precondition_fails(rendered: Rendered, environ: dict[str, Any], etag: str) -> bool:
+    """Returns True if If-Match (strong comparison) or, without it, If-Unmodified-Since fails (RFC 9110
+    sections 13.1.1 and 13.1.4). A date that does not parse is ignored, as section 13.1.4 asks."""
+    if_match = environ.get("HTTP_IF_MATCH")
+    if if_match is not None:
+        return bool(if_match) and not parse_etags(if_match).contains_raw(etag)
+    since = parse_date(environ.get("HTTP_IF_UNMODIFIED_SINCE"))
+    return since is not None and rendered.last_modified > since
 
 
 def cache_key(path: str, version: str) -> tuple | None:

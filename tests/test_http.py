@@ -61,9 +61,18 @@ def _validators(client):
         (lambda etag, lm: {"If-None-Match": '"stale"', "If-Modified-Since": lm}, 200),
         (lambda etag, lm: {"If-Match": '"stale"'}, 412),
         (lambda etag, lm: {"If-Match": etag}, 200),
+        (lambda etag, lm: {"If-Match": "*"}, 200),
+        (lambda etag, lm: {"If-Match": f"W/{etag}"}, 412),  # If-Match compares strongly
+        (lambda etag, lm: {"If-Match": etag, "If-None-Match": etag}, 304),
+        (lambda etag, lm: {"If-Unmodified-Since": lm}, 200),
+        (lambda etag, lm: {"If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}, 412),
+        (lambda etag, lm: {"If-Unmodified-Since": "not a date"}, 200),
+        # If-Match takes precedence over If-Unmodified-Since (RFC 9110 section 13.2.2).
+        (lambda etag, lm: {"If-Match": etag, "If-Unmodified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"}, 200),
     ],
     ids=["inm", "inm-list", "inm-star", "inm-weak", "inm-stale", "ims-equal", "ims-later", "ims-earlier",
-         "ims-garbage", "inm-beats-ims", "if-match-stale", "if-match"],
+         "ims-garbage", "inm-beats-ims", "if-match-stale", "if-match", "if-match-star", "if-match-weak",
+         "if-match-and-inm", "ius-equal", "ius-earlier", "ius-garbage", "if-match-beats-ius"],
 )
 def test_conditional_get(app, make_headers, status, warm):
     client = app.test_client()
