@@ -307,13 +307,18 @@ def direct_server(name: str, app: str, port: int, tree: Path) -> list[str]:
         return [PY, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", bind, app]
     if name == "gunicorn-gthread":
         return [PY, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8", "-b", bind, app]
-    if name == "granian":
-        return [str(Path(PY).parent / "granian"), "--interface", "wsgi", "--host", "127.0.0.1", "--port", str(port),
-                "--workers", "2", app]
+    if name.startswith("granian"):
+        # "granian" with the settings `feedservice serve` gives it (server.py); "granian-defaults" with none;
+        # "granian-rsgi" with serve's settings but granian's own interface (bare callable only)
+        settings = [] if name == "granian-defaults" else ["--http", "1", "--no-ws"]
+        interface = "rsgi" if name == "granian-rsgi" else "wsgi"
+        return [str(Path(PY).parent / "granian"), "--interface", interface, "--host", "127.0.0.1", "--port",
+                str(port), "--workers", "2", *settings, app]
     raise ValueError(name)
 
 
-DIRECT = ("gunicorn-sync", "gunicorn-gthread", "granian")
+DIRECT = ("gunicorn-sync", "gunicorn-gthread", "granian", "granian-defaults")
+BARE_ONLY = ("granian-rsgi",)  # servers that cannot run the Flask app, measured with the bare callable
 
 
 def start_service(label: str, tree: Path, store: Path, server: str | None, supported: list[str], n: int) -> tuple[Proc, int]:
@@ -741,11 +746,11 @@ def _doc_name(d: dict) -> str:
 
 def ceilings(args: argparse.Namespace, store: Path, n: int) -> list[tuple[str, dict, str]]:
     """Measures each server with the Flask app (wsgi:app) and with a bare WSGI callable, and nginx, on the
-    same bytes: a cached hit (identity) and a 304."""
+    same bytes: a cached hit (identity and gzip) and a 304 for the gzip ETag, as the main run does."""
     root = OUT / "ceiling-docroot"
     body_file = root / "feeds" / "all.atom"
     rows: list[tuple[str, dict, str]] = []
-    servers = [s for s in DIRECT if s != "granian" or (Path(PY).parent / "granian").exists()]
+    servers = [s for s in DIRECT if not s.startswith("granian") or (Path(PY).parent / "granian").exists()]
     if "granian" not in servers:
         rows.append(("granian", {}, "not installed in the venv: `.venv/bin/pip install granian` to measure it"))
 
@@ -756,11 +761,13 @@ def ceilings(args: argparse.Namespace, store: Path, n: int) -> list[tuple[str, d
         return r
 
     def both(what: str, label: str, port: int, proc: Proc, cmd: str, etag: str) -> None:
-        for kind, headers, status in (("200", {}, 200), ("304", {"If-None-Match": etag}, 304)):
-            check_answer(port, headers, status, False, f"{label} {kind}")
+        gz = {"Accept-Encoding": "gzip"}
+        for kind, headers, status, zipped in (("200", {}, 200, False), ("200 gzip", gz, 200, True),
+                                              ("304", {**gz, "If-None-Match": etag}, 304, True)):
+            check_answer(port, headers, status, zipped, f"{label} {kind}")
             warm(port, headers)
             log(f"ceiling: {what}, {kind}")
-            rows.append((f"{what}, {kind}", measure(f"{label}-{kind}", port, proc, headers), cmd))
+            rows.append((f"{what}, {kind}", measure(f"{label}-{kind.replace(' ', '-')}", port, proc, headers), cmd))
 
     def one(server: str, what: str, app: str, cwd: Path, extra: dict[str, str]) -> None:
         port = free_port()
@@ -769,10 +776,12 @@ def ceilings(args: argparse.Namespace, store: Path, n: int) -> list[tuple[str, d
         proc = Proc(label, cmd, cwd, tree_env(args.tree, extra))
         try:
             proc.wait_http(port, FEED, timeout=60 + n / 1000 * 2.5)
-            _, headers, body = fetch(port, FEED)
+            _, _, body = fetch(port, FEED)
+            _, headers, zipped = fetch(port, FEED, {"Accept-Encoding": "gzip"})
             if not body_file.exists():
                 body_file.parent.mkdir(parents=True)
                 body_file.write_bytes(body)
+                body_file.with_name(body_file.name + ".gz").write_bytes(zipped)
             both(f"{server} (2 workers): {what}", label, port, proc, shlex.join(cmd[1:] if cmd[0] == PY else cmd),
                  headers.get("etag", ""))
         finally:
@@ -784,11 +793,12 @@ def ceilings(args: argparse.Namespace, store: Path, n: int) -> list[tuple[str, d
     nginx, nport = start_nginx(root, "public, max-age=300")
     try:
         both("nginx static (2 workers)", "ceiling-nginx", nport, nginx, "bench/nginx.conf.template",
-             fetch(nport, FEED)[1].get("etag", ""))
+             fetch(nport, FEED, {"Accept-Encoding": "gzip"})[1].get("etag", ""))
     finally:
         nginx.stop()
-    for server in servers:
-        one(server, "bare WSGI callable", "constant_app:app", BENCH, {"FEEDSERVICE_BENCH_BODY": str(body_file)})
+    for server in servers + [s for s in BARE_ONLY if "granian" in servers]:
+        what, app = ("bare RSGI callable", "constant_app:rsgi_app") if server in BARE_ONLY else ("bare WSGI callable", "constant_app:app")
+        one(server, what, app, BENCH, {"FEEDSERVICE_BENCH_BODY": str(body_file)})
     return rows
 
 
@@ -898,19 +908,23 @@ def write_report(args: argparse.Namespace, results: list[SizeResult], ceiling_ro
         lines += [
             "## Server ceilings (same bytes, same wrk run)",
             "",
-            "Each server with 2 workers, its default settings and no access log: the app (wsgi:app, a cached hit"
-            " of /feeds/all.atom, and a 304 for its ETag), nginx serving the same bytes, and a bare WSGI callable"
+            "Each server with 2 workers and no access log (granian once with the settings `feedservice serve`"
+            " gives it, once with its defaults): the app (wsgi:app: cached hits of /feeds/all.atom, plain and"
+            " gzip, and a 304 for the gzip ETag), nginx serving the same bytes, and a bare WSGI callable"
             " returning the same bytes, or a 304 (bench/constant_app.py): what the server alone costs.",
             "",
-            "| server | req/s | p50 | p99 | server CPU per request | CPU used by other processes | command |",
-            "|---|---|---|---|---|---|---|",
+            "| server | req/s | ratio to nginx | p50 | p99 | server CPU per request | CPU used by other processes | command |",
+            "|---|---|---|---|---|---|---|---|",
         ]
+        nginx_rps = {name.rsplit(", ", 1)[1]: r["rps"] for name, r, _ in ceiling_rows if r and name.startswith("nginx")}
         for name, r, cmd in ceiling_rows:
             if r:
-                lines.append(f"| {name} | {r['rps']:,.0f} | {ms(r['p50'])} | {ms(r['p99'])} | {us(r['cpu_per_request'])} |"
-                             f" {r['other_load']:.0%} | `{cmd}` |")
+                base = nginx_rps.get(name.rsplit(", ", 1)[1])
+                ratio = f"{r['rps'] / base:.2f}x" if base else ""
+                lines.append(f"| {name} | {r['rps']:,.0f} | {ratio} | {ms(r['p50'])} | {ms(r['p99'])} |"
+                             f" {us(r['cpu_per_request'])} | {r['other_load']:.0%} | `{cmd}` |")
             else:
-                lines.append(f"| {name} | | | | | | {cmd} |")
+                lines.append(f"| {name} | | | | | | | {cmd} |")
         lines.append("")
     lines += ["Raw wrk outputs, server logs and response headers of this run: bench/out/ (not committed).", ""]
     Path(args.out).write_text("\n".join(lines))

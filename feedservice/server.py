@@ -23,12 +23,15 @@ def run(host: str, port: int, workers: int, threads: int = 2, server: str = "gra
 
 def _granian(host: str, port: int, workers: int, threads: int) -> None:
     from granian import Granian
-    from granian.constants import Interfaces
+    from granian.constants import HTTPModes, Interfaces
 
     Granian(
         "feedservice:create_app",
         factory=True,
         interface=Interfaces.WSGI,
+        # HTTP/1.1 only: no client sends cleartext HTTP/2 to a feed, and skipping the protocol sniffing on each
+        # connection raised 304 throughput by a fifth (bench/RESULTS.md, "server settings").
+        http=HTTPModes.http1,
         address=host,
         port=port,
         workers=workers,
