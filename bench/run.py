@@ -927,7 +927,13 @@ def write_report(args: argparse.Namespace, results: list[SizeResult], ceiling_ro
                 lines.append(f"| {name} | | | | | | | {cmd} |")
         lines.append("")
     lines += ["Raw wrk outputs, server logs and response headers of this run: bench/out/ (not committed).", ""]
-    Path(args.out).write_text("\n".join(lines))
+    # bench/soak.py keeps its own section between these markers: carry it over rather than lose it
+    out = Path(args.out)
+    old = out.read_text(encoding="utf-8") if out.exists() else ""
+    start, end = "<!-- soak:start -->", "<!-- soak:end -->"
+    if start in old and end in old:
+        lines += [old[old.index(start): old.index(end) + len(end)], ""]
+    out.write_text("\n".join(lines), encoding="utf-8")
     log(f"wrote {args.out}")
 
 
