@@ -71,7 +71,12 @@ def recent_tombstones(store: Store, selection: Selection, days: int) -> tuple[Ar
     if not withdrawn or not days:
         return ()
     since = store.last_change - dt.timedelta(days=days)  # type: ignore[operator]
-    return tuple(a for a in withdrawn if a.withdrawn.date >= since)  # type: ignore[union-attr]
+    recent = []
+    for a in withdrawn:  # most recently withdrawn first: stop at the first one too old
+        if a.withdrawn.date < since:  # type: ignore[union-attr]
+            break
+        recent.append(a)
+    return tuple(recent)
 
 
 def subscription(

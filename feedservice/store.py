@@ -152,6 +152,9 @@ class Store:
     renamed: dict[str, dict[str, str]] = field(repr=False)
     withdrawn_positions: tuple[int, ...] = field(default=(), repr=False)
     corrected_positions: tuple[int, ...] = field(default=(), repr=False)
+    # What every subscription document asks and only a scan answers (last_change, withdrawn_in), worked out on
+    # first use: at 1,000,000 articles the scans were 50 ms of each cold render of a subscription document.
+    _memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def selection(self, key: str) -> Selection | None:
         """Returns the selection named ``key`` (``all``, ``ministries/molit``...), or None if there is none."""
@@ -176,12 +179,16 @@ class Store:
     def withdrawn_in(self, selection: Selection) -> list[Article]:
         """Returns the withdrawn articles of ``selection``, most recently withdrawn first."""
         key = selection.key
-        kind, _, slug = key.partition("/")
-        found = [
-            a for a in self.withdrawn
-            if key == "all" or slug in (a.ministries if kind == "ministries" else a.topics)
-        ]
-        return sorted(found, key=lambda a: (a.withdrawn.date, a.id), reverse=True)  # type: ignore[union-attr]
+        found = self._memo.get(("withdrawn_in", key))
+        if found is None:
+            kind, _, slug = key.partition("/")
+            found = sorted(
+                (a for a in self.withdrawn if key == "all" or slug in (a.ministries if kind == "ministries" else a.topics)),
+                key=lambda a: (a.withdrawn.date, a.id),  # type: ignore[union-attr]
+                reverse=True,
+            )
+            self._memo[("withdrawn_in", key)] = found
+        return list(found)
 
     @property
     def withdrawn(self) -> list[Article]:
@@ -190,10 +197,12 @@ class Store:
     @property
     def last_change(self) -> "dt.datetime | None":
         """Returns the newest date the store records (an update, a correction or a withdrawal), or None."""
-        dates = [a.updated for a in self.articles[-50:]]
-        dates += [a.updated for a in self.withdrawn] + [a.withdrawn.date for a in self.withdrawn]  # type: ignore[union-attr]
-        dates += [self.articles[p].updated for p in self.corrected_positions]
-        return max(dates, default=None)
+        if "last_change" not in self._memo:
+            dates = [a.updated for a in self.articles[-50:]]
+            dates += [a.updated for a in self.withdrawn] + [a.withdrawn.date for a in self.withdrawn]  # type: ignore[union-attr]
+            dates += [self.articles[p].updated for p in self.corrected_positions]
+            self._memo["last_change"] = max(dates, default=None)
+        return self._memo["last_change"]
 
     def slice(self, selection: Selection, start: int, stop: int) -> list[Article]:
         """Returns the articles at positions ``start``..``stop`` (oldest-first numbering), newest first."""
