@@ -67,13 +67,17 @@ def cli(ctx: click.Context) -> None:
 @click.option("--server", "server_name", default="granian", show_default=True, type=click.Choice(["granian", "gunicorn"]), envvar="FEEDSERVICE_SERVER", help="HTTP server (FEEDSERVICE_SERVER).")
 def serve(store: str | None, host: str, port: int, workers: int, threads: int, server_name: str) -> None:
     """Serve the feeds with the production server."""
+    from .live import hand_down
     from .server import run
 
     _setup_logging()
     if store:
         os.environ["FEEDSERVICE_STORE"] = store  # workers build their app from the environment
-    # Fail fast, with the store's problems, before any worker starts; the workers build their own apps.
-    _make_app({"RELOAD_SECONDS": 0})
+    # Fail fast, with the store's problems, before any worker starts. The workers build their own apps, from
+    # this store when they are forked (live.hand_down), so the file is read once, not once per worker.
+    app = _make_app({"RELOAD_SECONDS": 0})
+    hand_down(app.extensions["feedservice"].live)
+    del app
     gc.collect()
     run(host=host, port=port, workers=workers, threads=threads, server=server_name)
 

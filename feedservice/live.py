@@ -42,21 +42,45 @@ def _kept(store: Store) -> Store:
     return store
 
 
+# The store ``serve`` loaded before the server forked its workers: (pid that loaded it, path, max_bytes, the
+# file's signature then, the store). See ``hand_down``.
+_handed_down: tuple[int, str, int, tuple[int, int, int] | None, Store] | None = None
+
+
+def hand_down(live: "LiveStore") -> None:
+    """Offers ``live``'s store to the worker processes this process forks from now on.
+
+    ``serve`` loads the store once, to refuse a broken one before any worker starts; a worker forked after
+    that starts from the same objects (shared, copy-on-write, and frozen out of the collector) instead of
+    reading the file again: no second load per worker, and a worker the server restarts while the file is
+    broken still has a good store to serve, reporting degraded. Workers that are spawned rather than forked
+    (Python 3.14's default) load the file themselves, as before.
+    """
+    global _handed_down
+    _handed_down = (os.getpid(), live.path, live.max_bytes, live._signature, live.current)
+
+
 class LiveStore:
     def __init__(self, path: str, max_bytes: int, interval: float) -> None:
-        """Loads the store at ``path``; raises StoreError if it is broken (so start-up fails loudly)."""
+        """Loads the store at ``path``, or starts from the one handed down by the parent process; raises
+        StoreError if there is none and the file is broken (so start-up fails loudly)."""
         self.path = path
         self.max_bytes = max_bytes
         self.interval = interval
-        self._signature = _signature(path)
-        self.current: Store = _kept(load_store(path, max_bytes))
-        self.loaded_at = dt.datetime.now(dt.timezone.utc)
         self.error: str | None = None
         self.listeners: list[Callable[[Store, Store], None]] = []
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        inherited = _handed_down
+        if inherited is not None and inherited[0] != os.getpid() and inherited[1:3] == (path, max_bytes):
+            self._signature, self.current = inherited[3], inherited[4]
+            self.check()  # the file changed since the parent loaded it: load it, or keep this one, degraded
+        else:
+            self._signature = _signature(path)
+            self.current = _kept(load_store(path, max_bytes))
+        self.loaded_at = dt.datetime.now(dt.timezone.utc)
         log.info("loaded store %s: %d articles, version %s", path, len(self.current.articles), self.current.version)
 
     @property

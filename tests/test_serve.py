@@ -86,3 +86,72 @@ def test_serve_refuses_a_broken_store(write_store, store_dict, runner):
     result = runner.invoke(cli, ["serve", "--store", str(write_store(store_dict)), "--port", str(_free_port())])
     assert result.exit_code == 1
     assert "published: 'soon' is not an RFC 3339 date" in result.output and "Traceback" not in result.output
+
+
+def _children(pid: int) -> set[int]:
+    """Returns the pids of the live processes whose parent is ``pid`` (Linux /proc)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid and fields[0] != "Z":
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
+@pytest.mark.parametrize("server_name", ["granian", "gunicorn"])
+def test_a_worker_restarted_while_the_store_is_broken_serves_the_last_good_store(tmp_path, server_name):
+    """serve hands its store down to the workers it forks: a worker that dies and is restarted while the file
+    is broken starts from that store (degraded) instead of failing to start again and again."""
+    store = tmp_path / "articles.json"
+    store.write_bytes(BUNDLED_STORE.read_bytes())
+    port = _free_port()
+    env = dict(os.environ, FEEDSERVICE_BASE_URL=f"http://127.0.0.1:{port}", FEEDSERVICE_RELOAD_SECONDS="0.5")
+    proc = subprocess.Popen(
+        [str(BIN / "feedservice"), "serve", "--store", str(store), "--port", str(port), "--workers", "2",
+         "--server", server_name],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def wait_for(condition, what: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if condition():
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        pytest.fail(f"{server_name}: {what}")
+
+    try:
+        wait_for(lambda: _get(base + "/healthz")[0] == 200 and len(_children(proc.pid)) >= 2, "did not start")
+        good = _get(base + "/feeds/all.atom")[2]
+        broken = tmp_path / "broken.json"
+        broken.write_text('{"portal": ', encoding="utf-8")
+        os.replace(broken, store)
+        wait_for(lambda: all(_get(base + "/healthz")[2].count(b'"degraded"') for _ in range(6)), "never degraded")
+        workers = _children(proc.pid)
+        victim = max(workers)
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: len(_children(proc.pid) - workers) >= 1, "did not restart the worker")
+        restarted = _children(proc.pid) - workers
+        time.sleep(3)  # a worker that could not start would have exited by now
+        assert restarted <= _children(proc.pid), "the restarted worker exited: it had no store to serve"
+        for _ in range(20):  # either worker answers, each with the last good store
+            status, _, body = _get(base + "/feeds/all.atom")
+            assert status == 200 and body == good
+            assert b'"degraded"' in _get(base + "/healthz")[2]
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
