@@ -255,6 +255,7 @@ class Proc:
 
     def __init__(self, label: str, cmd: list[str], cwd: Path, env: dict[str, str]) -> None:
         self.label, self.cmd = label, cmd
+        self.up_s = 0.0
         self.log_path = OUT / f"server-{label}.log"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -334,8 +335,9 @@ def start_service(label: str, tree: Path, store: Path, server: str | None, suppo
         env = tree_env(tree, {"FEEDSERVICE_STORE": str(store)})
     proc = Proc(label, cmd, tree, env)
     try:
-        # master and workers each load the store; allow for that at any size
+        # the master loads the store (workers forked from it start from its copy); allow for that at any size
         took = proc.wait_http(port, "/healthz", timeout=60 + n / 1000 * 2.5)
+        proc.up_s = took
     except BaseException:
         proc.stop()
         raise
@@ -634,6 +636,7 @@ def _phase_render(n, args, supported, store, res, busy, state) -> None:
 def _phase_throughput(n, args, supported, store, res, busy, state) -> None:
     """Cached hits and 304s: the service and nginx serving the same bytes, both up, measured in pairs."""
     service, port = start_service(f"{n}", args.tree, store, args.server, supported, n)
+    res.add("server start, `serve --workers 2` to its first answer", secs(service.up_s))
     nginx: Proc | None = None
     runs: dict[str, dict] = {}
     try:
