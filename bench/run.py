@@ -79,7 +79,24 @@ for _ in range(reloads):  # what a reload does: a second store is built while th
     store = load_store(path, max_bytes)
     times.append(time.perf_counter() - t0)
     del store
-print(json.dumps({'start_s': start, 'reload_s': statistics.median(times) if times else None, 'reloads': times,
+forked = None
+try:  # what a worker of `serve` does: forked from the server, which hands its store down (live.hand_down)
+    from feedservice.live import hand_down
+except ImportError:  # a tree from before the hand-down
+    pass
+else:
+    import os
+    hand_down(app.extensions['feedservice'].live)
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        t0 = time.perf_counter()
+        create_app({'STORE': path, 'MAX_STORE_BYTES': max_bytes, 'RELOAD_SECONDS': 0, 'BASE_URL': 'http://127.0.0.1:8000'})
+        os.write(w, repr(time.perf_counter() - t0).encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    forked = float(os.read(r, 100))
+print(json.dumps({'start_s': start, 'forked_s': forked, 'reload_s': statistics.median(times) if times else None, 'reloads': times,
                   'rss_before': before, 'rss_after_start': after['VmRSS'], 'hwm_start': after['VmHWM'],
                   'hwm_reload': status()['VmHWM'], 'articles': len(app.extensions['feedservice'].store.articles),
                   'withdrawn': sum(1 for a in app.extensions['feedservice'].store.articles if getattr(a, 'withdrawn', None))}))
@@ -614,7 +631,11 @@ def _phase_load(n, args, supported, store, res, busy, state) -> None:
     load, busy["load probe"] = quietly("load probe", lambda: run_probe(
         LOAD_PROBE, [str(store), str(MAX_STORE_BYTES), "2"], args.tree, timeout=300 * scale))
     state["withdrawn"] = load["withdrawn"]
-    res.add("store load at worker start (create_app)", secs(load["start_s"]), "<= 1 s", load["start_s"] <= 1)
+    res.add("store load, first read of the file (create_app in a new process; serve does it once)",
+            secs(load["start_s"]), "<= 1 s", load["start_s"] <= 1)
+    if load.get("forked_s") is not None:
+        res.add("worker start under serve (create_app in a worker forked from serve, store handed down)",
+                secs(load["forked_s"]), "<= 1 s", load["forked_s"] <= 1)
     res.add("store load at reload (load_store, median of 2)", secs(load["reload_s"]), "<= 1 s", load["reload_s"] <= 1)
     res.add("resident memory per worker after start", mb(load["rss_after_start"]), "<= 300 MB",
             load["rss_after_start"] <= 300 * 1024**2)
