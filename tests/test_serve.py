@@ -34,6 +34,16 @@ def _get(url: str, headers: dict | None = None):
             return e.code, {k.lower(): v for k, v in e.headers.items()}, e.read()
 
 
+def _stop(proc: subprocess.Popen) -> None:
+    """Stops a server started in its own session, and every process it started."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
 @pytest.fixture(params=["granian", "gunicorn"])
 def server(request):
     port = _free_port()
@@ -55,12 +65,7 @@ def server(request):
             pytest.fail(f"{request.param} did not start")
         yield base
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
 
 
 def test_served_feeds_match_the_in_process_app(server, bundled_client):
@@ -149,9 +154,4 @@ def test_a_worker_restarted_while_the_store_is_broken_serves_the_last_good_store
             assert status == 200 and body == good
             assert b'"degraded"' in _get(base + "/healthz")[2]
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _stop(proc)
