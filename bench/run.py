@@ -328,8 +328,10 @@ def direct_server(name: str, app: str, port: int, tree: Path) -> list[str]:
     if name.startswith("granian"):
         # "granian" with the settings `feedservice serve` gives it (server.py); "granian-defaults" with none;
         # "granian-rsgi" with serve's settings but granian's own interface (bare callable only)
-        settings = [] if name == "granian-defaults" else ["--http", "1", "--no-ws", "--blocking-threads", "32"]
+        settings = [] if name == "granian-defaults" else ["--http", "1", "--no-ws"]
         interface = "rsgi" if name == "granian-rsgi" else "wsgi"
+        if name == "granian":
+            settings += ["--blocking-threads", "32"]  # RSGI runs on the event loop: one blocking thread only
         return [str(Path(PY).parent / "granian"), "--interface", interface, "--host", "127.0.0.1", "--port",
                 str(port), "--workers", "2", *settings, app]
     raise ValueError(name)
