@@ -1,9 +1,11 @@
 """Runs the app under a production server: granian by default, gunicorn as the documented alternative.
 
-Chosen by measurement (bench/RESULTS.md, --ceilings): a bare WSGI app reaches 0.87x nginx's rate under
-granian, whose HTTP handling is native code, and about 0.2x under gunicorn, whose request parsing is Python;
-with our app, cached hits reach 0.58-0.87x nginx under granian. Each worker builds its own app from the FEEDSERVICE_* environment: its own store, cache and
-reload thread. ``kill -HUP`` on a worker asks it to check the store now.
+Chosen by measurement (bench/CEILINGS.md): a bare WSGI callable returning constant bytes reaches 0.7-1.0x
+nginx's rate for feed-sized answers under granian, whose HTTP handling is native code, and about 0.1-0.2x
+under gunicorn, whose request parsing is Python; granian's own RSGI interface measured slower than its WSGI.
+With our app, cached hits reach 0.72-0.77x nginx and 304s 0.52x (bench/RESULTS.md, 100,000 articles).
+Workers are forked from the process that checked the store and start from its copy (live.hand_down); each
+keeps its own cache and reload thread. ``kill -HUP`` on a worker asks it to check the store now.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ def _granian(host: str, port: int, workers: int, threads: int) -> None:
         "feedservice:create_app",
         factory=True,
         interface=Interfaces.WSGI,
-        # HTTP/1.1 only: no client sends cleartext HTTP/2 to a feed, and skipping the protocol sniffing on each
-        # connection raised 304 throughput by a fifth (bench/RESULTS.md, "server settings").
+        # HTTP/1.1 only: no feed client sends cleartext HTTP/2 (a TLS proxy in front speaks HTTP/2 if wanted), and
+        # there is then no protocol sniffing per connection; its effect on throughput was within the noise here.
         http=HTTPModes.http1,
         address=host,
         port=port,
