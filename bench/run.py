@@ -331,7 +331,7 @@ def direct_server(name: str, app: str, port: int, tree: Path) -> list[str]:
         settings = [] if name == "granian-defaults" else ["--http", "1", "--no-ws"]
         interface = "rsgi" if name == "granian-rsgi" else "wsgi"
         if name == "granian":
-            settings += ["--blocking-threads", "32"]  # RSGI runs on the event loop: one blocking thread only
+            settings += ["--blocking-threads", "8"]  # RSGI runs on the event loop: one blocking thread only
         return [str(Path(PY).parent / "granian"), "--interface", interface, "--host", "127.0.0.1", "--port",
                 str(port), "--workers", "2", *settings, app]
     raise ValueError(name)

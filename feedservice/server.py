@@ -15,7 +15,7 @@ from typing import Any
 SERVERS = ("granian", "gunicorn")
 
 
-def run(host: str, port: int, workers: int, threads: int = 32, server: str = "granian") -> None:
+def run(host: str, port: int, workers: int, threads: int = 8, server: str = "granian") -> None:
     """Serves until interrupted."""
     if server == "gunicorn":
         _gunicorn(host, port, workers, threads)
