@@ -3,7 +3,7 @@
 Chosen by measurement (bench/CEILINGS.md): a bare WSGI callable returning constant bytes reaches 0.7-1.0x
 nginx's rate for feed-sized answers under granian, whose HTTP handling is native code, and about 0.1-0.2x
 under gunicorn, whose request parsing is Python; granian's own RSGI interface measured slower than its WSGI.
-With our app, cached hits reach 0.72-0.77x nginx and 304s 0.52x (bench/RESULTS.md, 100,000 articles).
+With our app, cached hits reach 0.68-0.77x nginx and 304s 0.51-0.52x (bench/RESULTS.md, 100,000 articles).
 Workers are forked from the process that checked the store and start from its copy (live.hand_down); each
 keeps its own cache and reload thread. ``kill -HUP`` on a worker asks it to check the store now.
 """
