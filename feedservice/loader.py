@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from .errors import StoreError
 from .loader_fast import ArticleMemo, article_builder
 from .loader_json import TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast
+from .loader_typed import read_typed, typed_builder
 from .sanitize import CleanMemo, clean_html
 from .store import (
     Article,
@@ -573,10 +574,6 @@ class _Checker:
         """Checks the articles list (or ``Elements`` reading it) and returns its articles."""
         fast = article_builder(self.tz, ministries, topics, m_renamed, t_renamed, self.clean)
         if isinstance(value, Elements):
-            if value.bounds is None:  # not an article a line: read the list at once
-                items, check_text = value.read_all()
-                each = _each(items, check_text)
-                return self._each_article(each, fast, ministries, topics, m_renamed, t_renamed, count)
             # a former slug is never a current one (named_list refuses that), so current slugs suffice
             current = (frozenset(ministries), frozenset(topics))
             known = self.memo.usable(self.tz, *current)
@@ -602,18 +599,30 @@ class _Checker:
         self, elements: Elements, keys: list[bytes], known: dict[bytes, Article], fast: Callable,
         ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool,
     ) -> list[Article] | None:
-        """Returns the articles of ``elements``, reading only those whose key ``known`` does not hold; None if
-        any has a problem (or two share an id), which the caller then reports."""
+        """Returns the articles of ``elements``, reading only those whose key ``known`` does not hold (by the
+        typed path, else one by one); None if any has a problem (or two share an id), which the caller then
+        reports."""
         arts: list[Article | None] = list(map(known.get, keys))
-        strings: int | None = 0
-        for k in [k for k, art in enumerate(arts) if art is None]:
-            obj, check_text = elements.read(k)
-            art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
-            if art is None:  # it has a problem (an article is built only without one)
-                return None
+        todo = [k for k, art in enumerate(arts) if art is None]
+        typed = typed_builder(self.tz, ministries, topics, m_renamed, t_renamed, self.clean)
+        suspects = elements.suspects(todo)
+        built: list[Article | None] = []
+        typed_strings = 0
+        for part, structs in read_typed(elements, todo):  # a chunk at a time: see read_typed
+            arts_read, n = typed(structs, suspects if type(suspects) is bool else suspects[part])
+            built += arts_read
+            typed_strings += n
+        strings: int | None = typed_strings
+        elements.count([k for k, art in zip(todo, built) if art is not None])
+        for k, art in zip(todo, built):
+            if art is None:
+                obj, check_text = elements.read(k)
+                art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
+                if art is None:  # it has a problem (an article is built only without one)
+                    return None
+                if strings is not None:
+                    strings = None if n is None else strings + n
             arts[k] = art
-            if strings is not None:
-                strings = None if n is None else strings + n
         ids = list(map(attrgetter("id"), arts))
         if len(set(ids)) != len(ids):
             return None

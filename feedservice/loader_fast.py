@@ -23,9 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter, methodcaller
 from typing import Any, Callable
 
-from .store import Article, new_article
+import msgspec
+
+from .store import Article
 
 ARTICLE_FIELDS = frozenset((
     "id", "title", "published", "updated", "ministries", "topics", "summary", "content_html", "url", "source",
@@ -51,45 +54,18 @@ def _offset_text(tz: dt.tzinfo) -> str | None:
     return f"{'-' if tz.utcoffset(None) < dt.timedelta(0) else '+'}{hours:02d}:{minutes:02d}"
 
 
-def article_builder(
-    tz: dt.tzinfo,
-    ministries: dict[str, Any],
-    topics: dict[str, Any],
-    m_renamed: dict[str, str],
-    t_renamed: dict[str, str],
-    clean: Callable[[str], str],
-) -> Callable[[Any, bool], tuple[Article, int] | None]:
-    """Returns ``build(obj, check_text)``: (the Article, the number of JSON strings in ``obj``), or None to ask
-    for the detailed check. The arguments are what ``_Checker`` knows when it reaches the articles;
-    ``check_text`` is False if the article's text holds nothing the text checks look for (``_Checker.check_text``)."""
-    from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
-        DATE_RE, MAX_SAFE_INT, MAX_YEAR, MIN_YEAR, MOJIBAKE_RE, RFC3339_RE, SLUG_RE, TEXT_FORBIDDEN_RE,
-        XML_FORBIDDEN_RE,
-    )
+def date_reader(tz: dt.tzinfo) -> Callable[[Any], dt.datetime | None]:
+    """Returns ``date(value)``: what ``_Checker.date`` returns for ``value`` in the zone ``tz``, or None where it
+    would write a message (or for anything not a string). Bare dates are parsed once each."""
+    from .loader import DATE_RE, MAX_YEAR, MIN_YEAR, RFC3339_RE  # the detailed check's own, so they cannot drift
 
-    slug_match = SLUG_RE.fullmatch
-    date_match = DATE_RE.fullmatch
-    stamp_match = RFC3339_RE.fullmatch
-    url_match = PLAIN_URL_RE.fullmatch
-    text_bad = TEXT_FORBIDDEN_RE.search
-    mojibake = MOJIBAKE_RE.search
-    xml_bad = XML_FORBIDDEN_RE.search
+    date_match, stamp_match = DATE_RE.fullmatch, RFC3339_RE.fullmatch
     from_date, from_stamp, combine = dt.date.fromisoformat, dt.datetime.fromisoformat, dt.datetime.combine
     midnight = dt.time()
     own_offset = _offset_text(tz)
-    shapes: dict[tuple[str, ...], bool] = {}  # field names in order -> whether the fast path takes them
     days: dict[str, dt.datetime | None] = {}  # bare date -> its datetime (None: refused)
-    m_lists: dict[tuple, tuple[str, ...] | bool] = {}  # slug list -> the shared tuple (False: refused)
-    t_lists: dict[tuple, tuple[str, ...] | bool] = {}
-    pairs: dict[tuple, tuple] = {}  # (key, value) of a source -> the shared pair
-
-    def shape(names: tuple[str, ...]) -> bool:
-        """True if an article with these fields may take the fast path."""
-        present = set(names)
-        return present <= ARTICLE_FIELDS and present >= REQUIRED and not present & {"corrections", "withdrawn"}
 
     def date(value: Any) -> dt.datetime | None:
-        """_Checker.date for a string, without messages."""
         if type(value) is not str:
             return None
         if len(value) == 10:  # DATE_RE matches exactly 10 characters and RFC3339_RE at least 20
@@ -115,11 +91,84 @@ def article_builder(
         except ValueError:
             return None
 
-    def slugs(key: tuple, known: dict[str, Any], renamed: dict[str, str]) -> tuple[str, ...] | bool:
-        """_Checker.slug_list without messages: the slugs as one shared tuple, or False."""
+    return date
+
+
+def dates_reader(tz: dt.tzinfo) -> Callable[[list[str]], list[dt.datetime] | None]:
+    """Returns ``dates(values)``: ``[date(v) for v in values]`` (see ``date_reader``) read in one call to msgspec
+    when every value is a bare date or a time to the second with an offset, and none is refused; else None.
+
+    Only for a fixed-offset zone (a bare date is then that date at 00:00 with the zone's offset, written out
+    for msgspec), and only for values of 10, 20 or 25 characters, which leaves no room for digits of a fraction
+    beyond the microsecond (msgspec rounds them, fromisoformat cuts them off). In that shape msgspec accepts
+    what ``RFC3339_RE`` and fromisoformat accept, with the same values (tests/test_loader_typed.py compares
+    them); it also reads a time without an offset, which is refused here.
+    """
+    from .loader import MAX_YEAR, MIN_YEAR
+
+    own = _offset_text(tz)
+    midnight = f"T00:00:00{own}"
+    lowest, highest = f"{MIN_YEAR:04d}", f"{MAX_YEAR:04d}"
+    convert, to_zone, zone_of = msgspec.convert, methodcaller("astimezone", tz), attrgetter("tzinfo")
+
+    def dates(values: list[str]) -> list[dt.datetime] | None:
+        if own is None or not values or not set(map(len, values)) <= {10, 20, 25}:
+            return None
+        stamps = [v if len(v) != 10 else v + midnight for v in values]
+        try:
+            out = convert(stamps, list[dt.datetime])
+        except msgspec.ValidationError:
+            return None
+        if None in map(zone_of, out) or min(stamps)[:4] < lowest or max(stamps)[:4] > highest:
+            return None  # a time without an offset, or a year out of range (each starts with 4 digits)
+        return list(map(to_zone, out))
+
+    return dates
+
+
+def slug_lister(known: dict[str, Any], renamed: dict[str, str]) -> Callable[[tuple], tuple[str, ...] | bool]:
+    """Returns ``slugs(key)``: ``_Checker.slug_list`` without messages for the tuple ``key`` of a list's items,
+    the slugs as one tuple shared by every article naming the same list, or False where it would write one."""
+
+    def slugs(key: tuple) -> tuple[str, ...] | bool:
         if key and all(type(s) is str and s not in renamed and s in known for s in key) and len(set(key)) == len(key):
             return tuple(known[s].slug for s in key)  # the ministry's own slug strings
         return False
+
+    return slugs
+
+
+def article_builder(
+    tz: dt.tzinfo,
+    ministries: dict[str, Any],
+    topics: dict[str, Any],
+    m_renamed: dict[str, str],
+    t_renamed: dict[str, str],
+    clean: Callable[[str], str],
+) -> Callable[[Any, bool], tuple[Article, int] | None]:
+    """Returns ``build(obj, check_text)``: (the Article, the number of JSON strings in ``obj``), or None to ask
+    for the detailed check. The arguments are what ``_Checker`` knows when it reaches the articles;
+    ``check_text`` is False if the article's text holds nothing the text checks look for (``_Checker.check_text``)."""
+    from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
+        MAX_SAFE_INT, MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
+    )
+
+    slug_match = SLUG_RE.fullmatch
+    url_match = PLAIN_URL_RE.fullmatch
+    text_bad = TEXT_FORBIDDEN_RE.search
+    mojibake = MOJIBAKE_RE.search
+    xml_bad = XML_FORBIDDEN_RE.search
+    date = date_reader(tz)
+    m_slugs, t_slugs = slug_lister(ministries, m_renamed), slug_lister(topics, t_renamed)
+    shapes: dict[tuple[str, ...], bool] = {}  # field names in order -> whether the fast path takes them
+    m_lists: dict[tuple, tuple[str, ...] | bool] = {}  # slug list -> the shared tuple (False: refused)
+    t_lists: dict[tuple, tuple[str, ...] | bool] = {}
+    pairs: dict[tuple, tuple] = {}  # (key, value) of a source -> the shared pair
+
+    def shape(names: tuple[str, ...]) -> bool:
+        """True if an article with these fields may take the fast path."""
+        present = set(names)
+        return present <= ARTICLE_FIELDS and present >= REQUIRED and not present & {"corrections", "withdrawn"}
 
     def build(obj: Any, check_text: bool) -> tuple[Article, int] | None:
         try:
@@ -159,14 +208,14 @@ def article_builder(
             key = tuple(value)  # hashing it raises TypeError if the list holds a list or an object
             art_ministries = m_lists.get(key)
             if art_ministries is None:
-                art_ministries = m_lists[key] = slugs(key, ministries, m_renamed)
+                art_ministries = m_lists[key] = m_slugs(key)
             value = obj["topics"]
             if type(value) is not list:
                 return None
             key = tuple(value)
             art_topics = t_lists.get(key)
             if art_topics is None:
-                art_topics = t_lists[key] = slugs(key, topics, t_renamed)
+                art_topics = t_lists[key] = t_slugs(key)
             if not art_ministries or not art_topics:
                 return None
             strings += len(art_ministries) + len(art_topics)
@@ -204,7 +253,7 @@ def article_builder(
                 if xml_bad(content_html):  # a character reference such as &#1; decodes to one
                     return None
                 strings += 1
-            return new_article(
+            return Article(
                 art_id, title, published, updated or published, art_ministries, art_topics, summary, content_html, url,
                 source, (), None,
             ), strings

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from operator import methodcaller
 from typing import Any
 
+import msgspec
 import orjson
 
 from .errors import StoreError
@@ -80,9 +81,14 @@ def read_fast(raw: bytes, name: str, by_element: bool = True) -> Parsed | None:
     layout = _articles_layout(raw) if by_element else None
     if layout is not None:
         header, start, end = layout
-        # the articles list follows, and after it only "}": the header's text is what comes before it
-        text = raw[:start]
-        return Parsed(header, text_suspect(text), raw_string_count(text), Elements(raw, start, end))
+        try:
+            elements = Elements(raw, start, end)
+        except ElementRefused:
+            elements = None  # not JSON to msgspec: orjson reads the whole file, or says why not
+        if elements is not None:
+            # the articles list follows, and after it only "}": the header's text is what comes before it
+            text = raw[:start]
+            return Parsed(header, text_suspect(text), raw_string_count(text), elements)
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -165,75 +171,79 @@ class Elements:
     """The elements of the JSON list between the "[" at ``start`` and the "]" at ``end`` of ``raw``, each read
     only when asked for.
 
-    When the first element is an object (``bounds`` is not None), an element is taken to end where the next one
-    starts the way the first one does, with "{" and the same first key written the same way (``{"id":``).
-    ``read(k)`` parses element k from its text, which must be one JSON value followed by a comma (nothing, for
-    the last): so, whatever the guess, the whole list is exactly its elements, or ElementRefused says otherwise.
-    ``keys()`` are the SHA-256 digests of the elements' texts with that comma (the "]" for the last): an element
-    whose key was seen in an earlier load came from the very same text, which parsed then as one value and
-    that comma, so the loader may keep what it built from it instead. Otherwise ``read_all()`` reads the list
-    at once.
-
-    ``strings`` counts the JSON strings in the text of the elements read (see ``read_fast``). Reading raises
-    ElementRefused when the text is not as described.
+    msgspec reads the list once without building its elements, keeping each one's exact text (``texts``, views
+    of ``raw``; ElementRefused if the list is not JSON). ``keys()`` are the SHA-256 digests of those texts: an
+    element whose key was seen in an earlier load came from the very same text, which was read as one value
+    then, so the loader may keep what it built from it instead. ``read(k)`` reads element k with orjson, and
+    ``loader_typed`` reads them into typed Structs; ``strings`` counts the JSON strings in the text of the
+    elements read either way (see ``read_fast``), ``suspects`` whether their text may hold what the text
+    checks refuse.
     """
 
     def __init__(self, raw: bytes, start: int, end: int) -> None:
         self.raw, self.start, self.end = raw, start, end
         self.strings = 0
-        self.bounds = self._bounds()
+        self.scanned: tuple[bool, int] | None = None
+        try:
+            self.texts: list[msgspec.Raw] = _RAW_LIST.decode(memoryview(raw)[start:end + 1])
+        except (msgspec.DecodeError, RecursionError):
+            raise ElementRefused from None
 
-    def _bounds(self) -> list[int] | None:
-        """Returns [b0, b1, ..., end]: element k is raw[b[k]:b[k + 1]]; None if the first element is not an
-        object."""
-        raw, start, end = self.raw, self.start, self.end
-        first = start + 1
-        while first < end and raw[first] in _WHITESPACE:
-            first += 1
-        if first == end:
-            return [end]  # an empty list
-        opening = _OPENING_RE.match(raw, first, end)
-        if opening is None:
-            return None
-        cuts = re.compile(re.escape(opening.group())).finditer(raw, opening.end(), end)
-        return [start + 1, *map(methodcaller("start"), cuts), end]
+    def text(self) -> memoryview:
+        """Returns the text of the whole list, brackets included."""
+        return memoryview(self.raw)[self.start:self.end + 1]
 
     def keys(self) -> list[bytes]:
         """Returns each element's key (computed in C, about 1 us an element)."""
-        bounds = self.bounds
-        assert bounds is not None
-        if len(bounds) == 1:
-            return []
-        stops = bounds[1:]
-        stops[-1] += 1  # the last element's text with the "]" after it
-        texts = map(self.raw.__getitem__, map(slice, bounds, stops))
-        return list(map(methodcaller("digest"), map(hashlib.sha256, texts)))
+        return list(map(methodcaller("digest"), map(hashlib.sha256, self.texts)))
 
     def read(self, k: int) -> tuple[Any, bool]:
         """Returns (element k, whether its text may hold what the text checks refuse: ``text_suspect``)."""
-        raw, bounds = self.raw, self.bounds
-        assert bounds is not None
-        begin, stop = bounds[k], bounds[k + 1]
-        if stop != self.end:  # not the last: the text ends with a comma, which is not part of the element
-            stop -= 1
-            while raw[stop] in _WHITESPACE:
-                stop -= 1
-            if raw[stop] != ord(","):
-                raise ElementRefused
-        if _OTHER_ESCAPE_RE.search(raw, begin, stop) is None:  # the usual case, in single-byte scans without a copy
-            self.strings += (raw.count(b'"', begin, stop) - raw.count(b"\\", begin, stop)) // 2
-            suspect = text_suspect(raw[begin:stop], other_escapes=False)
-        else:
-            text = raw[begin:stop]
-            self.strings += raw_string_count(text)
-            suspect = text_suspect(text)
-        return _loads(memoryview(raw)[begin:stop]), suspect
+        text = bytes(self.texts[k])
+        other_escapes = _OTHER_ESCAPE_RE.search(text) is not None
+        self.strings += raw_string_count(text, other_escapes)
+        return _loads(memoryview(text)), text_suspect(text, other_escapes)
 
-    def read_all(self) -> tuple[list, bool]:
-        """Returns (every element, whether their text may hold what the text checks refuse)."""
-        text = self.raw[self.start:self.end + 1]
-        self.strings += raw_string_count(text)
-        return _loads(memoryview(text)), text_suspect(text)
+    def count(self, ks: list[int]) -> None:
+        """Adds the JSON strings in the text of elements ``ks`` (read some other way than ``read``) to ``strings``."""
+        texts = self.texts
+        if 2 * len(ks) < len(texts):
+            self.strings += sum(map(raw_string_count, map(bytes, map(texts.__getitem__, ks))))
+            return
+        # most of them: count the whole list, less the others (outside its elements a list holds no string)
+        others = set(range(len(texts))).difference(ks)
+        self.strings += self._scan()[1] - sum(raw_string_count(bytes(texts[k])) for k in others)
+
+    def suspects(self, ks: list[int]) -> list[bool] | bool:
+        """Returns for each of elements ``ks`` whether its text may hold what the text checks refuse, or one
+        False for all when none may."""
+        texts = self.texts
+        if 2 * len(ks) >= len(texts) and not self._scan()[0]:
+            return False
+        return list(map(text_suspect, map(bytes, map(texts.__getitem__, ks))))
+
+    def _scan(self) -> tuple[bool, int]:
+        """Returns (whether the list's text may hold what the text checks refuse, the JSON strings it holds),
+        looking at each byte of the file once, without a copy of the list's text when it holds no escape but \"."""
+        if self.scanned is None:
+            raw, start, end = self.raw, self.start, self.end
+            if _OTHER_ESCAPE_RE.search(raw, start, end) is not None:
+                inside = raw[start + 1:end]
+                self.scanned = text_suspect(inside), raw_string_count(inside)
+            else:
+                # Every backslash starts a \": keep only the bytes that matter, in the whole file (no copy of
+                # it), less those around the list.
+                kept = raw.translate(None, _UNCOUNTED)
+                around = raw[:start + 1].translate(None, _UNCOUNTED) + raw[end:].translate(None, _UNCOUNTED)
+                quotes = kept.count(b'"') - around.count(b'"')
+                backslashes = kept.count(b"\\") - around.count(b"\\")
+                self.scanned = len(kept) - len(around) > quotes + backslashes, (quotes - backslashes) // 2
+        return self.scanned
+
+
+# What the scan of a whole list deletes: every byte but the quotation mark, the backslash and _SUSPECT_BYTES.
+_UNCOUNTED = bytes(b for b in _PLAIN_BYTES if b not in b'"\\')
+_RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def _loads(text: memoryview) -> Any:

@@ -1,0 +1,267 @@
+"""The loader's fastest path: msgspec reads sound articles straight into typed Structs, and one loop makes them
+Articles.
+
+``loader_fast`` checks each article's parsed JSON in Python: that its fields are known and present, and that
+each value has the right type, before the checks that matter. msgspec does all of that in C while it reads, and
+builds no dicts; it reads the whole articles list in one call when every article fits (the first load) and one
+article at a time otherwise (a reload, or a list with an article that does not fit). ``typed_builder`` then
+runs the checks that are left (slugs, text, dates, URLs, known ministries and topics, corrections and a
+withdrawal) with the dict fast path's own parts, and builds the same ``Article`` as the detailed check.
+
+Anything either step refuses (a null, a float, an unknown field, any problem) comes back as None, and the
+loader reads that article again with orjson for the dict fast path and the detailed check, which writes the
+messages. So this path too may refuse more than the detailed check, never accept more.
+
+Keys given twice: msgspec keeps the last, as orjson does, without a word. ``typed_builder`` counts the JSON
+strings each Struct holds, as ``loader_fast`` counts those of a dict, and ``loader_json.Elements`` counts those
+in the text: the loader compares the two (see ``loader_json``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from itertools import repeat
+from operator import attrgetter
+from typing import Any, Callable, Iterator
+
+import msgspec
+from msgspec import UNSET, Struct, UnsetType
+
+from .loader_fast import PLAIN_URL_RE, date_reader, dates_reader, slug_lister
+from .loader_json import Elements
+from .store import Article, Correction, Withdrawal
+
+# Errors a typed read raises for text the types refuse: ValidationError is a DecodeError, UnicodeDecodeError (a
+# string that is not UTF-8) a ValueError.
+_REFUSED = (msgspec.DecodeError, ValueError, RecursionError)
+
+
+class _Correction(Struct, forbid_unknown_fields=True, gc=False):
+    date: str
+    note: str
+
+
+class _Withdrawal(Struct, forbid_unknown_fields=True, gc=False):
+    date: str
+    reason: str
+
+
+class _Article(Struct, forbid_unknown_fields=True, gc=False):
+    """An article as the store writes it: unknown, missing, null and mistyped fields are refused while reading.
+    UNSET: the field is not in the text (a key the string count leaves out)."""
+
+    id: str
+    title: str
+    published: str
+    ministries: tuple[str, ...]
+    topics: tuple[str, ...]
+    summary: str
+    updated: str | UnsetType = UNSET
+    content_html: str | UnsetType = UNSET
+    url: str | UnsetType = UNSET
+    source: dict[str, str | int] | UnsetType = UNSET
+    corrections: list[_Correction] | UnsetType = UNSET
+    withdrawn: _Withdrawal | UnsetType = UNSET
+
+
+# Articles read in one call: a chunk's Structs take about 0.6 MB, its text about 1 MB.
+CHUNK = 1000
+_ONE = msgspec.json.Decoder(_Article)
+_published, _updated = attrgetter("published"), attrgetter("updated")
+_LIST = msgspec.json.Decoder(list[_Article])
+
+
+def _one(text: Any) -> _Article | None:
+    try:
+        return _ONE.decode(text)
+    except _REFUSED:
+        return None
+
+
+def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[_Article | None]]]:
+    """Yields (a slice of ``ks``, the Structs of those elements of ``elements``, None for each msgspec
+    refuses), a chunk at a time.
+
+    A chunk is read in one call, unless one of its elements does not fit; the caller builds each chunk's Articles
+    before the next is read, so the Structs of only one chunk are alive at a time (all of them would be ~60 MB
+    for 100,000 articles).
+    """
+    texts = elements.texts
+    for at in range(0, len(ks), CHUNK):
+        part = slice(at, at + CHUNK)
+        chunk = list(map(texts.__getitem__, ks[part]))
+        try:
+            yield part, _LIST.decode(b"[%s]" % b",".join(chunk))
+        except _REFUSED:
+            yield part, list(map(_one, chunk))
+
+
+def typed_builder(
+    tz: dt.tzinfo,
+    ministries: dict[str, Any],
+    topics: dict[str, Any],
+    m_renamed: dict[str, str],
+    t_renamed: dict[str, str],
+    clean: Callable[[str], str],
+) -> Callable[[list[_Article | None], list[bool] | bool], tuple[list[Article | None], int]]:
+    """Returns ``build(structs, check_text)``: (an Article for each Struct, or None to ask for the detailed
+    check; the number of JSON strings in the Structs built). ``check_text``: one flag per Struct, or one for
+    all (see ``_Checker.check_text``). The arguments are those of ``loader_fast.article_builder``."""
+    from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
+        MAX_SAFE_INT, MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
+    )
+
+    slug_match = SLUG_RE.fullmatch
+    url_match = PLAIN_URL_RE.fullmatch
+    text_bad = TEXT_FORBIDDEN_RE.search
+    mojibake = MOJIBAKE_RE.search
+    xml_bad = XML_FORBIDDEN_RE.search
+    date, dates = date_reader(tz), dates_reader(tz)
+    m_slugs, t_slugs = slug_lister(ministries, m_renamed), slug_lister(topics, t_renamed)
+    m_lists: dict[tuple, tuple[str, ...] | bool] = {}  # slug list -> the shared tuple (False: refused)
+    t_lists: dict[tuple, tuple[str, ...] | bool] = {}
+    pairs: dict[tuple, tuple] = {}  # (key, value) of a source -> the shared pair
+
+    def plain(value: str, check_text: bool) -> bool:
+        """_Checker.text for plain text (the Struct made sure it is a string)."""
+        return bool(value) and value.strip() is value and not (check_text and (text_bad(value) or mojibake(value)))
+
+    def extras(a: _Article, published: dt.datetime, check_text: bool) -> tuple | None:
+        """Returns (corrections, withdrawal, newest date, JSON strings) of an article that has either, or None."""
+        corrections: tuple[Correction, ...] = ()
+        withdrawn = None
+        newest = published
+        strings = 0
+        if a.corrections is not UNSET:
+            out = []
+            for c in a.corrections:
+                moment = date(c.date)
+                if moment is None or moment < published or not plain(c.note, check_text):
+                    return None
+                out.append(Correction(moment, c.note))
+            strings += 1 + 4 * len(out)
+            corrections = tuple(sorted(out, key=lambda c: c.date))
+            if corrections:
+                newest = max(c.date for c in corrections)
+        if a.withdrawn is not UNSET:
+            w = a.withdrawn
+            moment = date(w.date)
+            if moment is None or moment < published or not plain(w.reason, check_text):
+                return None
+            withdrawn = Withdrawal(moment, w.reason)
+            strings += 5
+        return corrections, withdrawn, newest, strings
+
+    def build(structs: list[_Article | None], check_text: list[bool] | bool) -> tuple[list[Article | None], int]:
+        out: list[Article | None] = []
+        append = out.append
+        total = 0
+        checks = repeat(check_text) if type(check_text) is bool else check_text
+        # the dates of every Struct in two calls when they allow (see dates_reader), else one by one
+        published_all = updated_all = None
+        if None not in structs:
+            published_all = dates(list(map(_published, structs)))
+            updated_all = dates([u for u in map(_updated, structs) if u is not UNSET])
+        if published_all is None:
+            published_all = [None if a is None else date(a.published) for a in structs]
+        updated_each = iter(()) if updated_all is None else iter(updated_all)
+        for a, check, published in zip(structs, checks, published_all):
+            if a is None:
+                append(None)
+                continue
+            updated = a.updated
+            if updated is not UNSET:  # taken here, before any refusal, so the dates read in bulk stay in step
+                updated = next(updated_each) if updated_all is not None else date(updated)
+            art_id, title, summary = a.id, a.title, a.summary
+            # str.strip() returns the string itself when there is nothing to strip (CPython); were it ever a
+            # copy, the detailed check would just take over.
+            if (
+                not slug_match(art_id)
+                or not title or title.strip() is not title
+                or not summary or summary.strip() is not summary
+                or check and (text_bad(title) or mojibake(title) or text_bad(summary) or mojibake(summary))
+            ):
+                append(None)
+                continue
+            if published is None:
+                append(None)
+                continue
+            strings = 10  # the six required keys; id, title, published, summary
+            if updated is UNSET:
+                updated = published
+            else:
+                if updated is None or updated < published:
+                    append(None)
+                    continue
+                strings += 2
+            key = a.ministries
+            art_ministries = m_lists.get(key)
+            if art_ministries is None:
+                art_ministries = m_lists[key] = m_slugs(key)
+            key = a.topics
+            art_topics = t_lists.get(key)
+            if art_topics is None:
+                art_topics = t_lists[key] = t_slugs(key)
+            if not art_ministries or not art_topics:
+                append(None)
+                continue
+            strings += len(art_ministries) + len(art_topics)
+            url = a.url
+            if url is UNSET:
+                url = None
+            else:
+                if not url_match(url) or check and (text_bad(url) or mojibake(url)):
+                    append(None)
+                    continue
+                strings += 2
+            source: tuple = ()
+            value = a.source
+            if value is not UNSET:
+                items = []
+                for pair in value.items():
+                    k, v = pair
+                    if type(v) is str:
+                        strings += 1
+                        if check and xml_bad(k + v):
+                            break
+                    elif not -MAX_SAFE_INT <= v <= MAX_SAFE_INT or check and xml_bad(k):
+                        break
+                    items.append(pairs.setdefault(pair, pair))
+                else:
+                    strings += 1 + len(items)
+                    source = tuple(items)
+                    value = None
+                if value is not None:  # the loop stopped at a value it refuses
+                    append(None)
+                    continue
+            content_html = a.content_html
+            if content_html is UNSET:
+                content_html = None
+            else:
+                if not content_html.strip() or check and xml_bad(content_html):
+                    append(None)
+                    continue
+                content_html = clean(content_html)
+                if xml_bad(content_html):  # a character reference such as &#1; decodes to one
+                    append(None)
+                    continue
+                strings += 2
+            corrections: tuple = ()
+            withdrawn = None
+            if a.corrections is not UNSET or a.withdrawn is not UNSET:
+                more = extras(a, published, check)
+                if more is None:
+                    append(None)
+                    continue
+                corrections, withdrawn, newest, n = more
+                strings += n
+                if newest > updated:  # a correction is the only thing that moves `updated`
+                    updated = newest
+            total += strings
+            append(Article(
+                art_id, title, published, updated, art_ministries, art_topics, summary, content_html, url, source,
+                corrections, withdrawn,
+            ))
+        return out, total
+
+    return build

@@ -1,0 +1,121 @@
+"""The typed path (``loader_typed``) and its bulk date reading give what the detailed check gives.
+
+``tests/test_loader_equivalence.py`` compares whole stores; here, the pieces where msgspec's reading stands in
+for the detailed check's: dates read in one call, and articles the Structs or the typed checks refuse in the
+middle of a chunk, which must not put the others out of step.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedservice import loader, loader_typed
+from feedservice.loader_fast import date_reader, dates_reader
+from test_loader_equivalence import LAYOUTS, _generated, _lines, compare  # noqa: F401 (compare is a fixture)
+
+ZONES = [dt.timezone(dt.timedelta(hours=9)), dt.timezone(dt.timedelta(hours=-5, minutes=-30)), dt.timezone.utc]
+TEMPLATES = [
+    "2024-02-15", "2024-02-15T09:00:00+09:00", "2024-02-15T09:00:00Z", "2024-02-15t23:59:59-05:30",
+    "1900-01-01 00:00:00+00:00", "2999-12-31T23:59:59z", "2024-02-15T09:00:00.1234Z", "2024-02-15T09:00:00.12345",
+]
+# Characters a date may hold, and some it may not: other digits, separators, letters.
+ALPHABET = "0123456789" * 3 + "-:Tt Zz+.x,_\u0660\uff10"
+
+
+def _mutated(rng: random.Random) -> str:
+    chars = list(rng.choice(TEMPLATES))
+    for _ in range(rng.randint(0, 3)):
+        chars[rng.randrange(len(chars))] = rng.choice(ALPHABET)
+    return "".join(chars)
+
+
+@pytest.mark.parametrize("zone", ZONES, ids=str)
+def test_dates_read_in_bulk_are_those_read_one_by_one(zone):
+    date, dates = date_reader(zone), dates_reader(zone)
+    rng = random.Random(f"dates:{zone}")
+    accepted = 0
+    for _ in range(20000):
+        value = _mutated(rng)
+        one = date(value)
+        bulk = dates([value])
+        if bulk is not None:  # bulk may refuse more, never accept more or differ
+            accepted += 1
+            assert one is not None and repr(bulk[0]) == repr(one), value
+            assert bulk[0].tzinfo is zone
+    assert accepted > 1000
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from(TEMPLATES), st.text(ALPHABET, min_size=10, max_size=25)), max_size=5))
+def test_a_list_of_dates_is_read_whole_or_not_at_all(values):
+    zone = ZONES[0]
+    date, dates = date_reader(zone), dates_reader(zone)
+    bulk = dates(values)
+    if bulk is not None:
+        assert [repr(d) for d in bulk] == [repr(date(v)) for v in values]
+
+
+def test_a_named_zone_reads_dates_one_by_one():
+    from zoneinfo import ZoneInfo
+
+    assert dates_reader(ZoneInfo("Asia/Seoul"))(["2024-02-15"]) is None
+
+
+def _mixed(n: int) -> dict:
+    """A generated store in which some articles are sound but not for the typed path (the dict fast path or the
+    detailed check builds them), among articles with an ``updated`` date."""
+    doc = _generated(n, seed=7)
+    odd = [
+        ("url", "https://www.molit.go.kr:8080/a"),  # a port: the detailed check's
+        ("url", None),  # a null: the Structs refuse it
+        ("source", {"n": 1, "m": None}),  # refused by both: the store has a problem
+        ("updated", None),
+        ("content_html", None),
+        ("title", "Caf\u00e9 \u00b7 notes"),  # text the checks must look at
+        ("title", "\u00c3\u00a9 \uad6d\ud1a0"),  # looks like mojibake, is not: refused before its dates are taken
+    ]
+    for i, art in enumerate(doc["articles"]):
+        art["updated"] = f"2030-01-{1 + i % 28:02d}T{i % 24:02d}:00:00+09:00"  # each its own, to be told apart
+        if i % 5 == 1:
+            field, value = odd[(i // 5) % len(odd)]
+            if field != "source":
+                art[field] = copy.deepcopy(value)
+    return doc
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 1000])
+@pytest.mark.parametrize("layout", ["lines", "compact"])
+def test_articles_the_typed_path_refuses_leave_the_others_in_step(compare, monkeypatch, chunk, layout):
+    monkeypatch.setattr(loader_typed, "CHUNK", chunk)
+    doc = _mixed(60)
+    kind, _ = compare(LAYOUTS[layout](doc), before=LAYOUTS[layout](_generated(60, seed=7)))
+    assert kind == "store"
+    bad = copy.deepcopy(doc)
+    bad["articles"][6]["source"] = {"n": 1, "m": None}
+    bad["articles"][30]["updated"] = "2000-01-01"  # before published
+    kind, problems = compare(LAYOUTS[layout](bad))
+    assert kind == "problems" and len(problems) == 2
+
+
+def test_keys_given_twice_in_an_article_the_typed_path_reads(compare):
+    doc = _generated(20)
+    text = _lines(doc).decode()
+    first = json.dumps(doc["articles"][4], ensure_ascii=False)
+    twice = first.replace('"title": ', '"summary": "Shadowed", "title": ', 1)
+    kind, problems = compare(text.replace(first, twice, 1).encode())
+    assert kind == "problems" and any("given twice" in p for p in problems)
+
+
+def test_a_sound_store_is_built_from_structs(monkeypatch):
+    doc = _generated(50)
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    monkeypatch.setattr(loader._Checker, "_one_article", lambda *a: pytest.fail("read by orjson"))
+    store = loader.parse_store(_lines(doc))
+    assert len(store.articles) == 50
