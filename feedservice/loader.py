@@ -33,7 +33,7 @@ from .errors import StoreError
 from .loader_fast import ArticleMemo, article_builder
 from .loader_json import TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast
 from .loader_typed import read_typed, typed_builder
-from .sanitize import CleanMemo, clean_html
+from .sanitize import clean_html, may_decode_forbidden
 from .store import (
     Article,
     Correction,
@@ -118,16 +118,14 @@ def parse_store(raw: bytes, name: str = "<store>") -> Store:
     global _article_memo
     name = _printable(name)
     version = hashlib.sha256(raw).hexdigest()[:16]
-    session = _CLEAN_MEMO.session()
     with _collector_paused():
-        done = _check_fast(raw, name, version, session.clean, _article_memo)
+        done = _check_fast(raw, name, version, clean_html, _article_memo)
         if done is None:  # read it the way the loader always did, for the exact messages
             parsed = read_exact(raw, name)
-            checker = _Checker(name, parsed.check_text, session.clean)
+            checker = _Checker(name, parsed.check_text, clean_html)
             store = checker.build(parsed.doc, version)
         else:
             checker, store = done
-    session.commit()
     if checker.problems or store is None:
         raise StoreError(checker.problems or [f"{name}: the store is incomplete; compare it with the README's example"])
     if checker.remembered is not None:
@@ -158,9 +156,8 @@ def _check_fast(
     return None
 
 
-# What the last store loaded leaves for the next load: its articles, and its cleaned content_html.
+# What the last store loaded leaves for the next load: its articles.
 _article_memo = ArticleMemo()
-_CLEAN_MEMO = CleanMemo()
 
 _collector_lock = threading.Lock()
 _collector_pauses = 0
@@ -692,9 +689,8 @@ class _Checker:
         art_topics = self.slug_list(where, obj, "topics", topics, t_renamed)
         summary = self.text(where, obj, "summary")
         content_html = self.text(where, obj, "content_html", required=False, plain=False)
-        if content_html is not None:
-            content_html = self.clean(content_html)
-            bad = XML_FORBIDDEN_RE.search(content_html)
+        if content_html is not None and may_decode_forbidden(content_html):  # cleaned to check it, not kept
+            bad = XML_FORBIDDEN_RE.search(self.clean(content_html))
             if bad:  # a character reference such as &#1; or &#xFFFE; decodes to one
                 self.problem(
                     where,
@@ -720,7 +716,7 @@ class _Checker:
             ministries=art_ministries,
             topics=art_topics,
             summary=summary,
-            content_html=content_html,
+            html=content_html,
             url=url,
             source=source,
             corrections=corrections,

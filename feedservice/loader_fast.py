@@ -28,6 +28,7 @@ from typing import Any, Callable
 
 import msgspec
 
+from .sanitize import may_decode_forbidden
 from .store import Article
 
 ARTICLE_FIELDS = frozenset((
@@ -247,10 +248,9 @@ def article_builder(
                 source = tuple(items)
             content_html = get("content_html")
             if content_html is not None:
-                if type(content_html) is not str or not content_html.strip() or (check_text and xml_bad(content_html)):
+                if type(content_html) is not str or not content_html.strip() or xml_bad(content_html):
                     return None
-                content_html = clean(content_html)
-                if xml_bad(content_html):  # a character reference such as &#1; decodes to one
+                if may_decode_forbidden(content_html) and xml_bad(clean(content_html)):  # &#1; decodes to one
                     return None
                 strings += 1
             return Article(

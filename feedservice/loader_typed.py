@@ -29,6 +29,7 @@ from msgspec import UNSET, Struct, UnsetType
 
 from .loader_fast import PLAIN_URL_RE, date_reader, dates_reader, slug_lister
 from .loader_json import Elements
+from .sanitize import may_decode_forbidden
 from .store import Article, Correction, Withdrawal
 
 # Errors a typed read raises for text the types refuse: ValidationError is a DecodeError, UnicodeDecodeError (a
@@ -238,11 +239,9 @@ def typed_builder(
             if content_html is UNSET:
                 content_html = None
             else:
-                if not content_html.strip() or check and xml_bad(content_html):
-                    append(None)
-                    continue
-                content_html = clean(content_html)
-                if xml_bad(content_html):  # a character reference such as &#1; decodes to one
+                if not content_html.strip() or xml_bad(content_html) or (
+                    may_decode_forbidden(content_html) and xml_bad(clean(content_html))  # &#1; decodes to one
+                ):
                     append(None)
                     continue
                 strings += 2

@@ -16,6 +16,8 @@ from typing import Iterator, Sequence
 
 import msgspec
 
+from .sanitize import clean_html
+
 SELECTION_KINDS = ("ministries", "topics")
 
 
@@ -74,6 +76,9 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     ``object.__setattr__``), and with ``gc=False`` the cyclic collector never tracks one (an article refers to
     nothing that could refer back to it), so no collection walks them. Otherwise it behaves like the dataclass:
     keyword or positional arguments in this order, equality and hashing by value, immutable.
+
+    ``html`` is the article's body as the store writes it; ``content_html`` is that body sanitized, on first use
+    (see ``sanitize``).
     """
 
     id: str
@@ -83,11 +88,16 @@ class Article(msgspec.Struct, frozen=True, gc=False):
     ministries: tuple[str, ...]
     topics: tuple[str, ...]
     summary: str
-    content_html: str | None = None
+    html: str | None = None
     url: str | None = None
     source: tuple[tuple[str, object], ...] = ()
     corrections: tuple[Correction, ...] = ()
     withdrawn: Withdrawal | None = None
+
+    @property
+    def content_html(self) -> str | None:
+        """The body, sanitized: what feeds and pages show."""
+        return None if self.html is None else clean_html(self.html)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Hostile content: XSS payloads in a store never reach a feed, a page or the embed frame as markup.
 
-Every payload is put in an article's ``content_html`` (sanitized at load: what is left must be harmless) and
+Every payload is put in an article's ``content_html`` (sanitized before it is shown: what is left must be harmless) and
 in its title, summary and a correction note (text: it must come out as the same text, escaped). Feeds are
 checked in their raw XML/JSON (what any reader gets) and through feedparser; pages are parsed as HTML.
 """

@@ -466,18 +466,22 @@ def test_text_suspect_finds_what_the_old_check_found(value, ascii_only):
         assert loader_json.text_suspect(raw)
 
 
-def test_a_reload_cleans_only_changed_bodies(monkeypatch):
-    monkeypatch.setattr(loader, "_CLEAN_MEMO", sanitize.CleanMemo())
+def test_bodies_are_cleaned_when_shown_not_at_load(monkeypatch):
     doc = _generated(60)
+    doc["articles"][1]["content_html"] = "<p>A &#x2014; dash</p>"  # a character reference: cleaned to check it
     cleaned: list[str] = []
     original = sanitize._clean
     monkeypatch.setattr(sanitize, "_clean", lambda html: cleaned.append(html) or original(html))
-    first = loader.parse_store(_lines(doc))
-    bodies = sum(1 for a in doc["articles"] if "content_html" in a)
-    assert len(cleaned) == bodies > 0
-    doc["articles"][0]["content_html"] = "<p>changed</p>"
-    second = loader.parse_store(_lines(doc))
-    assert cleaned[bodies:] == ["<p>changed</p>"]
-    assert [a.content_html for a in second.articles if a.id != doc["articles"][0]["id"]] == [
-        a.content_html for a in first.articles if a.id != doc["articles"][0]["id"]
-    ]
+    sanitize.clean_html.cache_clear()
+    store = loader.parse_store(_lines(doc))
+    assert cleaned == ["<p>A &#x2014; dash</p>"]
+    bodies = [a for a in store.articles if a.html is not None]
+    assert len(bodies) > 1 and all(a.html == doc_a["content_html"] for a, doc_a in _by_id(store, doc, bodies))
+    assert [a.content_html for a in bodies] == [original(a.html) for a in bodies]
+    assert [a.content_html for a in bodies] == [original(a.html) for a in bodies]  # again: from the memo
+    assert sorted(cleaned) == sorted({a.html for a in bodies})
+
+
+def _by_id(store: Any, doc: dict, arts: list) -> list[tuple[Any, dict]]:
+    docs = {a["id"]: a for a in doc["articles"]}
+    return [(a, docs[a.id]) for a in arts]

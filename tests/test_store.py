@@ -100,7 +100,7 @@ def test_bare_date_is_midnight_in_portal_zone_and_rfc3339_is_converted():
     assert dates["a00001"].utcoffset() == dt.timedelta(hours=9)
 
 
-def test_content_html_is_sanitized_at_load():
+def test_content_html_is_sanitized():
     doc = make_store_dict(1)
     doc["articles"][0]["content_html"] = '<p onclick="x()">hi<script>alert(1)</script><a href="javascript:x">l</a></p>'
     import json
