@@ -131,9 +131,13 @@ def slug_lister(known: dict[str, Any], renamed: dict[str, str]) -> Callable[[tup
     """Returns ``slugs(key)``: ``_Checker.slug_list`` without messages for the tuple ``key`` of a list's items,
     the slugs as one tuple shared by every article naming the same list, or False where it would write one."""
 
+    names, slug_of = known.keys(), attrgetter("slug")
+
     def slugs(key: tuple) -> tuple[str, ...] | bool:
-        if key and all(type(s) is str and s not in renamed and s in known for s in key) and len(set(key)) == len(key):
-            return tuple(known[s].slug for s in key)  # the ministry's own slug strings
+        # Only strings are keys of ``known``, so anything else is not in it.
+        given = set(key)
+        if key and len(given) == len(key) and given <= names and given.isdisjoint(renamed):
+            return tuple(map(slug_of, map(known.__getitem__, key)))  # the ministry's own slug strings
         return False
 
     return slugs

@@ -12,11 +12,13 @@ import datetime as dt
 import json
 import random
 
+import msgspec
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedservice import loader, loader_typed
+from feedservice import loader, loader_typed, sanitize
 from feedservice.loader_fast import date_reader, dates_reader
 from test_loader_equivalence import LAYOUTS, _generated, _lines, compare  # noqa: F401 (compare is a fixture)
 
@@ -119,3 +121,41 @@ def test_a_sound_store_is_built_from_structs(monkeypatch):
     monkeypatch.setattr(loader._Checker, "_one_article", lambda *a: pytest.fail("read by orjson"))
     store = loader.parse_store(_lines(doc))
     assert len(store.articles) == 50
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_articles_built_a_column_at_a_time_are_those_built_one_by_one(seed):
+    doc = _generated(200, seed=seed)
+    doc["articles"][9]["content_html"] = "<p>A &#x2014; dash</p>"
+    doc["articles"][11]["source"] = {"newsletter": 58, "page": "3", "big": -(2**53 - 1)}
+    store = loader.parse_store(_lines(doc))
+    build = loader_typed.typed_builder(
+        store.portal.timezone, store.ministries, store.topics, store.renamed["ministries"], store.renamed["topics"],
+        sanitize.clean_html,
+    )
+    structs = [msgspec.json.decode(json.dumps(a), type=loader_typed._Article) for a in doc["articles"]]
+    by_columns, n_columns = build.columns(structs)
+    one_by_one, n_each = build.each(structs, False)
+    assert None not in by_columns and sum(bool(a.corrections) or a.withdrawn is not None for a in by_columns) >= 3
+    assert by_columns == one_by_one and n_columns == n_each
+    assert [repr(a.updated) for a in by_columns] == [repr(a.updated) for a in one_by_one]
+    assert all(a.ministries is b.ministries and a.source == b.source for a, b in zip(by_columns, one_by_one))
+
+
+@pytest.mark.parametrize("field, value", [
+    ("id", "Not A Slug"), ("title", " padded"), ("summary", ""), ("updated", "2000-01-01"), ("ministries", ["nowhere"]),
+    ("topics", []), ("url", "javascript:alert(1)"), ("content_html", " "), ("content_html", "<p>&#1;</p>"),
+    ("source", {"n": 2**53}), ("corrections", [{"date": "2000-01-01", "note": "Too early"}]),
+])
+def test_an_article_the_columns_refuse_is_refused_one_by_one(field, value):
+    doc = _generated(30)
+    store = loader.parse_store(_lines(doc))
+    build = loader_typed.typed_builder(
+        store.portal.timezone, store.ministries, store.topics, store.renamed["ministries"], store.renamed["topics"],
+        sanitize.clean_html,
+    )
+    doc["articles"][17][field] = value
+    structs = [msgspec.json.decode(json.dumps(a), type=loader_typed._Article) for a in doc["articles"]]
+    assert build.columns(structs) is None  # the columns refuse the chunk; build then tells which one
+    built, _ = build(structs, False)
+    assert [k for k, a in enumerate(built) if a is None] == [17]
