@@ -5,10 +5,12 @@ Every problem is reported at once, one line each, as ``FILE: PLACE: FIELD: what 
 date; write 2024-02-15 or 2024-02-15T09:00:00+09:00``.
 
 A store of 100,000 articles has to load in about a second, and reload whenever its file changes, in a worker of
-under 300 MB. So the file is read with orjson an article at a time (``loader_json``), sound articles are built
-by a fast path (``loader_fast``), and a reload builds only the articles whose text changed (``ArticleMemo``);
-the detailed checks in ``_Checker`` write every message, for whatever the fast paths do not take, and the
-standard library's reading is kept for files orjson reads differently. The messages are the same either way.
+under 300 MB. So msgspec finds each article's text in the file (``loader_json``) and reads the sound ones into
+typed Structs, checked a column at a time (``loader_typed``); an article those refuse is read with orjson and
+tried by the dict fast path (``loader_fast``); a reload builds only the articles whose text changed
+(``ArticleMemo``); bodies are sanitized when shown, not here (``sanitize``). The detailed checks in
+``_Checker`` write every message, for whatever the fast paths do not take, and the standard library's reading
+is kept for files orjson reads differently. The messages are the same either way.
 """
 
 from __future__ import annotations
