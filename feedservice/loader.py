@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from .errors import StoreError
 from .loader_fast import ArticleMemo, article_builder
-from .loader_json import TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast
+from .loader_json import MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast
 from .loader_typed import read_typed, typed_builder
 from .sanitize import clean_html, may_decode_forbidden
 from .store import (
@@ -75,8 +75,6 @@ MOJIBAKE_RE = re.compile("[\xc2-\xf4][\x80-\xbf]")
 UNPRINTABLE_RE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff\u202a-\u202e\u2066-\u2069]")
 # Years outside this range are typing mistakes (0024 for 2024), and years 1 and 9999 overflow in UTC.
 MIN_YEAR, MAX_YEAR = 1900, 2999
-# JSON numbers beyond 2**53 do not survive a round trip through most JSON readers (RFC 8259 section 6).
-MAX_SAFE_INT = 2**53 - 1
 # Dates editors tend to type, each with the format that reads it, so the message can show the fix.
 GUESS_FORMATS = ("%d/%m/%Y", "%Y.%m.%d", "%Y/%m/%d", "%d.%m.%Y", "%Y%m%d", "%d-%m-%Y", "%Y-%m-%d")
 

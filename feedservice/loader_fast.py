@@ -252,7 +252,7 @@ def article_builder(
                 source = tuple(items)
             content_html = get("content_html")
             if content_html is not None:
-                if type(content_html) is not str or not content_html.strip() or xml_bad(content_html):
+                if type(content_html) is not str or not content_html.strip() or (check_text and xml_bad(content_html)):
                     return None
                 if may_decode_forbidden(content_html) and xml_bad(clean(content_html)):  # &#1; decodes to one
                     return None

@@ -45,6 +45,8 @@ _WHITESPACE = b" \t\n\r"  # JSON's (RFC 8259 section 2); bytes.strip() would als
 # The UTF-8 lead bytes of every character the loader's text checks look for (C0 controls but tab and LF, DEL,
 # U+0080-U+00FF through C2/C3, U+FFFE/U+FFFF through EF), and the JSON escapes that write one (\b \f \r, \u00XX
 # controls and Latin-1 letters, surrogates, U+FFFE/U+FFFF). A hit only means "check every field".
+# JSON numbers beyond 2**53 do not survive a round trip through most JSON readers (RFC 8259 section 6).
+MAX_SAFE_INT = 2**53 - 1
 _SUSPECT_BYTES = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, 0xC2, 0xC3, 0xEF])
 _PLAIN_BYTES = bytes(b for b in range(256) if b not in _SUSPECT_BYTES)
 _SUSPECT_ESCAPE_RE = re.compile(

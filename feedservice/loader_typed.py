@@ -21,20 +21,23 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import chain, compress, islice, repeat
-from operator import attrgetter, is_, is_not, itemgetter, le
-from typing import Any, Callable, Iterator
+from operator import attrgetter, is_, is_not, itemgetter, le, or_
+from typing import Annotated, Any, Callable, Iterator
 
 import msgspec
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import Meta, Struct
 
 from .loader_fast import PLAIN_URL_RE, date_reader, dates_reader, slug_lister
-from .loader_json import Elements
+from .loader_json import MAX_SAFE_INT, Elements
 from .sanitize import may_decode_forbidden
 from .store import Article, Correction, Withdrawal
 
 # Errors a typed read raises for text the types refuse: ValidationError is a DecodeError, UnicodeDecodeError (a
 # string that is not UTF-8) a ValueError.
 _REFUSED = (msgspec.DecodeError, ValueError, RecursionError)
+
+
+_SafeInt = Annotated[int, Meta(ge=-MAX_SAFE_INT, le=MAX_SAFE_INT)]
 
 
 class _Correction(Struct, forbid_unknown_fields=True, gc=False):
@@ -49,7 +52,8 @@ class _Withdrawal(Struct, forbid_unknown_fields=True, gc=False):
 
 class _Article(Struct, forbid_unknown_fields=True, gc=False):
     """An article as the store writes it: unknown, missing, null and mistyped fields are refused while reading.
-    UNSET: the field is not in the text (a key the string count leaves out)."""
+    None: the field is not in the text (a key the string count leaves out). The types do not take None, so a
+    null is refused while reading; numbers in a source are taken only within JSON's safe integers."""
 
     id: str
     title: str
@@ -57,12 +61,12 @@ class _Article(Struct, forbid_unknown_fields=True, gc=False):
     ministries: tuple[str, ...]
     topics: tuple[str, ...]
     summary: str
-    updated: str | UnsetType = UNSET
-    content_html: str | UnsetType = UNSET
-    url: str | UnsetType = UNSET
-    source: dict[str, str | int] | UnsetType = UNSET
-    corrections: list[_Correction] | UnsetType = UNSET
-    withdrawn: _Withdrawal | UnsetType = UNSET
+    updated: str = None  # type: ignore[assignment]
+    content_html: str = None  # type: ignore[assignment]
+    url: str = None  # type: ignore[assignment]
+    source: dict[str, str | _SafeInt] = None  # type: ignore[assignment]
+    corrections: list[_Correction] = None  # type: ignore[assignment]
+    withdrawn: _Withdrawal = None  # type: ignore[assignment]
 
 
 # Articles read in one call: a chunk's Structs take about 0.6 MB, its text about 1 MB.
@@ -72,6 +76,7 @@ _id, _title, _summary = attrgetter("id"), attrgetter("title"), attrgetter("summa
 _published, _updated = attrgetter("published"), attrgetter("updated")
 _ministries, _topics = attrgetter("ministries"), attrgetter("topics")
 _url, _content_html, _source = attrgetter("url"), attrgetter("content_html"), attrgetter("source")
+_corrections, _withdrawn = attrgetter("corrections"), attrgetter("withdrawn")
 _second = itemgetter(1)
 _LIST = msgspec.json.Decoder(list[_Article])
 
@@ -113,7 +118,7 @@ def typed_builder(
     check; the number of JSON strings in the Structs built). ``check_text``: one flag per Struct, or one for
     all (see ``_Checker.check_text``). The arguments are those of ``loader_fast.article_builder``."""
     from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
-        MAX_SAFE_INT, MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
+        MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
     )
 
     slug_match = SLUG_RE.fullmatch
@@ -137,7 +142,7 @@ def typed_builder(
         withdrawn = None
         newest = published
         strings = 0
-        if a.corrections is not UNSET:
+        if a.corrections is not None:
             out = []
             for c in a.corrections:
                 moment = date(c.date)
@@ -148,7 +153,7 @@ def typed_builder(
             corrections = tuple(sorted(out, key=lambda c: c.date))
             if corrections:
                 newest = max(c.date for c in corrections)
-        if a.withdrawn is not UNSET:
+        if a.withdrawn is not None:
             w = a.withdrawn
             moment = date(w.date)
             if moment is None or moment < published or not plain(w.reason, check_text):
@@ -170,7 +175,7 @@ def typed_builder(
             return None
         published = dates(list(map(_published, structs)))
         given = list(map(_updated, structs))
-        has_updated = list(map(is_not, given, repeat(UNSET)))
+        has_updated = list(map(is_not, given, repeat(None)))
         later = dates(list(compress(given, has_updated))) if any(has_updated) else []
         if published is None or later is None:
             return None
@@ -183,22 +188,18 @@ def typed_builder(
         if art_ministries is None or art_topics is None:
             return None
         urls = list(map(_url, structs))
-        has_url = list(map(is_not, urls, repeat(UNSET)))
+        has_url = list(map(is_not, urls, repeat(None)))
         if not all(map(url_match, compress(urls, has_url))):
             return None
-        urls = [u if has else None for u, has in zip(urls, has_url)]
+        # No body needs the XML check: the text holds no character the checks refuse (check_text is False).
         bodies = list(map(_content_html, structs))
-        has_body = list(map(is_not, bodies, repeat(UNSET)))
+        has_body = list(map(is_not, bodies, repeat(None)))
         given_bodies = list(compress(bodies, has_body))
-        if not all(map(str.strip, given_bodies)) or any(map(xml_bad, given_bodies)) or any(
+        if not all(map(str.strip, given_bodies)) or any(
             xml_bad(clean(b)) for b in filter(may_decode_forbidden, given_bodies)  # &#1; decodes to one
         ):
             return None
-        bodies = [b if has else None for b, has in zip(bodies, has_body)]
-        sources = source_column(list(map(_source, structs)))
-        if sources is None:
-            return None
-        sources, source_strings = sources
+        sources, source_strings = source_column(list(map(_source, structs)))
         out: list[Article | None] = list(map(
             Article, ids, titles, published, updated, art_ministries, art_topics, summaries, bodies, urls, sources,
         ))
@@ -206,7 +207,9 @@ def typed_builder(
             10 * len(structs) + 2 * (len(later) + sum(has_url) + len(given_bodies)) + source_strings
             + sum(map(len, art_ministries)) + sum(map(len, art_topics))
         )
-        extra = [k for k, a in enumerate(structs) if a.corrections is not UNSET or a.withdrawn is not UNSET]
+        extra = list(compress(range(len(structs)), map(
+            or_, map(is_not, map(_corrections, structs), repeat(None)), map(is_not, map(_withdrawn, structs), repeat(None))
+        )))
         if extra:
             built, n = each([structs[k] for k in extra], False)
             if None in built:
@@ -225,27 +228,26 @@ def typed_builder(
     ) -> list[tuple[str, ...]] | None:
         """The shared slug tuple of each list (see ``slug_lister``), or None if any is refused."""
         out = list(map(known.get, lists))
-        if None in out:
-            out = [k if k is not None else known.setdefault(key, slugs(key)) for k, key in zip(out, lists)]
+        if None in out:  # lists not seen before (most of them in the first chunks of a first load)
+            for k in list(compress(range(len(out)), map(is_, out, repeat(None)))):
+                key = lists[k]
+                out[k] = known.setdefault(key, slugs(key))
         return out if all(out) else None  # type: ignore[return-value]
 
     def source_count(value: Any) -> int:
         """The JSON strings of a source object: the key "source", its keys and its string values."""
-        return 0 if value is UNSET else 1 + len(value) + list(map(type, value.values())).count(str)
+        return 0 if value is None else 1 + len(value) + list(map(type, value.values())).count(str)
 
-    def source_column(values: list[Any]) -> tuple[list[tuple], int] | None:
+    def source_column(values: list[Any]) -> tuple[list[tuple], int]:
         """Each source as a tuple of shared (key, value) pairs (``()`` where there is none) and their JSON
-        strings; None if a number is out of range."""
-        has = list(map(is_not, values, repeat(UNSET)))
+        strings (msgspec took only numbers within range)."""
+        has = list(map(is_not, values, repeat(None)))
         given = list(compress(values, has))
         flat = list(chain.from_iterable(map(dict.items, given)))
-        numbers = [v for v in map(_second, flat) if type(v) is not str]
-        if numbers and not (-MAX_SAFE_INT <= min(numbers) and max(numbers) <= MAX_SAFE_INT):
-            return None
+        texts = list(map(type, map(_second, flat))).count(str)
         shared = iter(list(map(pairs.setdefault, flat, flat)))
         tuples = iter(list(map(tuple, map(islice, repeat(shared), map(len, given)))))
-        strings = len(given) + len(flat) + len(flat) - len(numbers)
-        return [next(tuples) if h else () for h in has], strings
+        return [next(tuples) if h else () for h in has], len(given) + len(flat) + texts
 
     def build(structs: list[_Article | None], check_text: list[bool] | bool) -> tuple[list[Article | None], int]:
         if check_text is False and structs and None not in structs:
@@ -263,7 +265,7 @@ def typed_builder(
         published_all = updated_all = None
         if None not in structs:
             published_all = dates(list(map(_published, structs)))
-            updated_all = dates([u for u in map(_updated, structs) if u is not UNSET])
+            updated_all = dates([u for u in map(_updated, structs) if u is not None])
         if published_all is None:
             published_all = [None if a is None else date(a.published) for a in structs]
         updated_each = iter(()) if updated_all is None else iter(updated_all)
@@ -272,7 +274,8 @@ def typed_builder(
                 append(None)
                 continue
             updated = a.updated
-            if updated is not UNSET:  # taken here, before any refusal, so the dates read in bulk stay in step
+            has_updated = updated is not None
+            if has_updated:  # taken here, before any refusal, so the dates read in bulk stay in step
                 updated = next(updated_each) if updated_all is not None else date(updated)
             art_id, title, summary = a.id, a.title, a.summary
             # str.strip() returns the string itself when there is nothing to strip (CPython); were it ever a
@@ -289,7 +292,7 @@ def typed_builder(
                 append(None)
                 continue
             strings = 10  # the six required keys; id, title, published, summary
-            if updated is UNSET:
+            if not has_updated:
                 updated = published
             else:
                 if updated is None or updated < published:
@@ -309,16 +312,14 @@ def typed_builder(
                 continue
             strings += len(art_ministries) + len(art_topics)
             url = a.url
-            if url is UNSET:
-                url = None
-            else:
+            if url is not None:
                 if not url_match(url) or check and (text_bad(url) or mojibake(url)):
                     append(None)
                     continue
                 strings += 2
             source: tuple = ()
             value = a.source
-            if value is not UNSET:
+            if value is not None:
                 items = []
                 for pair in value.items():
                     k, v = pair
@@ -337,10 +338,8 @@ def typed_builder(
                     append(None)
                     continue
             content_html = a.content_html
-            if content_html is UNSET:
-                content_html = None
-            else:
-                if not content_html.strip() or xml_bad(content_html) or (
+            if content_html is not None:
+                if not content_html.strip() or check and xml_bad(content_html) or (
                     may_decode_forbidden(content_html) and xml_bad(clean(content_html))  # &#1; decodes to one
                 ):
                     append(None)
@@ -348,7 +347,7 @@ def typed_builder(
                 strings += 2
             corrections: tuple = ()
             withdrawn = None
-            if a.corrections is not UNSET or a.withdrawn is not UNSET:
+            if a.corrections is not None or a.withdrawn is not None:
                 more = extras(a, published, check)
                 if more is None:
                     append(None)

@@ -145,7 +145,7 @@ def test_articles_built_a_column_at_a_time_are_those_built_one_by_one(seed):
 @pytest.mark.parametrize("field, value", [
     ("id", "Not A Slug"), ("title", " padded"), ("summary", ""), ("updated", "2000-01-01"), ("ministries", ["nowhere"]),
     ("topics", []), ("url", "javascript:alert(1)"), ("content_html", " "), ("content_html", "<p>&#1;</p>"),
-    ("source", {"n": 2**53}), ("corrections", [{"date": "2000-01-01", "note": "Too early"}]),
+    ("corrections", [{"date": "2000-01-01", "note": "Too early"}]),
 ])
 def test_an_article_the_columns_refuse_is_refused_one_by_one(field, value):
     doc = _generated(30)
@@ -159,3 +159,14 @@ def test_an_article_the_columns_refuse_is_refused_one_by_one(field, value):
     assert build.columns(structs) is None  # the columns refuse the chunk; build then tells which one
     built, _ = build(structs, False)
     assert [k for k, a in enumerate(built) if a is None] == [17]
+
+
+@pytest.mark.parametrize("field, value", [
+    ("source", {"n": 2**53}), ("source", {"n": -(2**53)}), ("source", {"n": 1.5}), ("source", {"n": None}),
+    ("url", None), ("updated", None), ("content_html", None), ("corrections", None), ("surprise", 1),
+])
+def test_the_structs_refuse_what_the_store_format_does_not_allow(field, value):
+    art = _generated(10)["articles"][0]
+    art[field] = value
+    with pytest.raises(msgspec.ValidationError):
+        msgspec.json.decode(json.dumps(art), type=loader_typed._Article)
