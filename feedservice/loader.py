@@ -32,7 +32,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from .errors import StoreError
-from .loader_fast import ArticleMemo, article_builder
+from .loader_fast import ArticleMemo, Context, article_builder
 from .loader_json import MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast
 from .loader_typed import read_typed, typed_builder
 from .sanitize import clean_html, may_decode_forbidden
@@ -585,7 +585,8 @@ class _Checker:
         self, value: Any, ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool = False
     ) -> list[Article]:
         """Checks the articles list (or ``Elements`` reading it) and returns its articles."""
-        fast = article_builder(self.tz, ministries, topics, m_renamed, t_renamed, self.clean)
+        ctx = Context(self.tz, ministries, topics, m_renamed, t_renamed, self.clean)
+        fast = article_builder(ctx)
         if isinstance(value, Elements):
             # a former slug is never a current one (named_list refuses that), so current slugs suffice
             current = (frozenset(ministries), frozenset(topics))
@@ -617,7 +618,7 @@ class _Checker:
         reports."""
         arts: list[Article | None] = list(map(known.get, keys))
         todo = [k for k, art in enumerate(arts) if art is None]
-        typed = typed_builder(self.tz, ministries, topics, m_renamed, t_renamed, self.clean)
+        typed = typed_builder(Context(self.tz, ministries, topics, m_renamed, t_renamed, self.clean))
         suspects = elements.suspects(todo)
         built: list[Article | None] = []
         typed_strings = 0

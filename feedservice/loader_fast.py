@@ -143,17 +143,24 @@ def slug_lister(known: dict[str, Any], renamed: dict[str, str]) -> Callable[[tup
     return slugs
 
 
-def article_builder(
-    tz: dt.tzinfo,
-    ministries: dict[str, Any],
-    topics: dict[str, Any],
-    m_renamed: dict[str, str],
-    t_renamed: dict[str, str],
-    clean: Callable[[str], str],
-) -> Callable[[Any, bool], tuple[Article, int] | None]:
+@dataclass(frozen=True)
+class Context:
+    """What ``_Checker`` knows when it reaches the articles: the portal's zone, the ministries and topics (and
+    their former slugs, each to its current one), and the function that cleans a body."""
+
+    tz: dt.tzinfo
+    ministries: dict[str, Any]
+    topics: dict[str, Any]
+    m_renamed: dict[str, str]
+    t_renamed: dict[str, str]
+    clean: Callable[[str], str]
+
+
+def article_builder(ctx: Context) -> Callable[[Any, bool], tuple[Article, int] | None]:
     """Returns ``build(obj, check_text)``: (the Article, the number of JSON strings in ``obj``), or None to ask
-    for the detailed check. The arguments are what ``_Checker`` knows when it reaches the articles;
-    ``check_text`` is False if the article's text holds nothing the text checks look for (``_Checker.check_text``)."""
+    for the detailed check. ``check_text`` is False if the article's text holds nothing the text checks look
+    for (``_Checker.check_text``)."""
+    tz, ministries, topics, clean = ctx.tz, ctx.ministries, ctx.topics, ctx.clean
     from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
         MAX_SAFE_INT, MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
     )
@@ -164,7 +171,7 @@ def article_builder(
     mojibake = MOJIBAKE_RE.search
     xml_bad = XML_FORBIDDEN_RE.search
     date = date_reader(tz)
-    m_slugs, t_slugs = slug_lister(ministries, m_renamed), slug_lister(topics, t_renamed)
+    m_slugs, t_slugs = slug_lister(ministries, ctx.m_renamed), slug_lister(topics, ctx.t_renamed)
     shapes: dict[tuple[str, ...], bool] = {}  # field names in order -> whether the fast path takes them
     m_lists: dict[tuple, tuple[str, ...] | bool] = {}  # slug list -> the shared tuple (False: refused)
     t_lists: dict[tuple, tuple[str, ...] | bool] = {}

@@ -27,7 +27,7 @@ from typing import Annotated, Any, Callable, Iterator
 import msgspec
 from msgspec import Meta, Struct
 
-from .loader_fast import PLAIN_URL_RE, date_reader, dates_reader, slug_lister
+from .loader_fast import PLAIN_URL_RE, Context, date_reader, dates_reader, slug_lister
 from .loader_json import MAX_SAFE_INT, Elements
 from .sanitize import may_decode_forbidden
 from .store import Article, Correction, Withdrawal
@@ -106,17 +106,11 @@ def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[
             yield part, list(map(_one, chunk))
 
 
-def typed_builder(
-    tz: dt.tzinfo,
-    ministries: dict[str, Any],
-    topics: dict[str, Any],
-    m_renamed: dict[str, str],
-    t_renamed: dict[str, str],
-    clean: Callable[[str], str],
-) -> Callable[[list[_Article | None], list[bool] | bool], tuple[list[Article | None], int]]:
+def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] | bool], tuple[list[Article | None], int]]:
     """Returns ``build(structs, check_text)``: (an Article for each Struct, or None to ask for the detailed
     check; the number of JSON strings in the Structs built). ``check_text``: one flag per Struct, or one for
-    all (see ``_Checker.check_text``). The arguments are those of ``loader_fast.article_builder``."""
+    all (see ``_Checker.check_text``)."""
+    tz, clean = ctx.tz, ctx.clean
     from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
         MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
     )
@@ -127,7 +121,7 @@ def typed_builder(
     mojibake = MOJIBAKE_RE.search
     xml_bad = XML_FORBIDDEN_RE.search
     date, dates = date_reader(tz), dates_reader(tz)
-    m_slugs, t_slugs = slug_lister(ministries, m_renamed), slug_lister(topics, t_renamed)
+    m_slugs, t_slugs = slug_lister(ctx.ministries, ctx.m_renamed), slug_lister(ctx.topics, ctx.t_renamed)
     m_lists: dict[tuple, tuple[str, ...] | bool] = {}  # slug list -> the shared tuple (False: refused)
     t_lists: dict[tuple, tuple[str, ...] | bool] = {}
     pairs: dict[tuple, tuple] = {}  # (key, value) of a source -> the shared pair

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from feedservice import loader, loader_typed, sanitize
-from feedservice.loader_fast import date_reader, dates_reader
+from feedservice.loader_fast import Context, date_reader, dates_reader
 from test_loader_equivalence import LAYOUTS, _generated, _lines, compare  # noqa: F401 (compare is a fixture)
 
 ZONES = [dt.timezone(dt.timedelta(hours=9)), dt.timezone(dt.timedelta(hours=-5, minutes=-30)), dt.timezone.utc]
@@ -129,10 +129,7 @@ def test_articles_built_a_column_at_a_time_are_those_built_one_by_one(seed):
     doc["articles"][9]["content_html"] = "<p>A &#x2014; dash</p>"
     doc["articles"][11]["source"] = {"newsletter": 58, "page": "3", "big": -(2**53 - 1)}
     store = loader.parse_store(_lines(doc))
-    build = loader_typed.typed_builder(
-        store.portal.timezone, store.ministries, store.topics, store.renamed["ministries"], store.renamed["topics"],
-        sanitize.clean_html,
-    )
+    build = _builder(store)
     structs = [msgspec.json.decode(json.dumps(a), type=loader_typed._Article) for a in doc["articles"]]
     by_columns, n_columns = build.columns(structs)
     one_by_one, n_each = build.each(structs, False)
@@ -150,10 +147,7 @@ def test_articles_built_a_column_at_a_time_are_those_built_one_by_one(seed):
 def test_an_article_the_columns_refuse_is_refused_one_by_one(field, value):
     doc = _generated(30)
     store = loader.parse_store(_lines(doc))
-    build = loader_typed.typed_builder(
-        store.portal.timezone, store.ministries, store.topics, store.renamed["ministries"], store.renamed["topics"],
-        sanitize.clean_html,
-    )
+    build = _builder(store)
     doc["articles"][17][field] = value
     structs = [msgspec.json.decode(json.dumps(a), type=loader_typed._Article) for a in doc["articles"]]
     assert build.columns(structs) is None  # the columns refuse the chunk; build then tells which one
@@ -170,3 +164,10 @@ def test_the_structs_refuse_what_the_store_format_does_not_allow(field, value):
     art[field] = value
     with pytest.raises(msgspec.ValidationError):
         msgspec.json.decode(json.dumps(art), type=loader_typed._Article)
+
+
+def _builder(store):
+    return loader_typed.typed_builder(Context(
+        store.portal.timezone, store.ministries, store.topics, store.renamed["ministries"], store.renamed["topics"],
+        sanitize.clean_html,
+    ))
