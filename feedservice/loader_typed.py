@@ -1,12 +1,13 @@
-"""The loader's fastest path: msgspec reads sound articles straight into typed Structs, and one loop makes them
-Articles.
+"""The loader's fastest path: msgspec reads sound articles straight into typed Structs, which are checked and
+made Articles a column at a time.
 
 ``loader_fast`` checks each article's parsed JSON in Python: that its fields are known and present, and that
 each value has the right type, before the checks that matter. msgspec does all of that in C while it reads, and
-builds no dicts; it reads the whole articles list in one call when every article fits (the first load) and one
-article at a time otherwise (a reload, or a list with an article that does not fit). ``typed_builder`` then
-runs the checks that are left (slugs, text, dates, URLs, known ministries and topics, corrections and a
-withdrawal) with the dict fast path's own parts, and builds the same ``Article`` as the detailed check.
+builds no dicts. It reads 1,000 articles per call, or one at a time for a chunk holding an article that does
+not fit (``read_typed``). ``typed_builder`` then runs the checks that are left (slugs, text, dates, URLs, known
+ministries and topics, corrections and a withdrawal), one field at a time over a whole chunk with the loops in
+C when the chunk's text needs no text checks (``columns``), else article by article (``each``), and builds the
+same ``Article`` as the detailed check.
 
 Anything either step refuses (a null, a float, an unknown field, any problem) comes back as None, and the
 loader reads that article again with orjson for the dict fast path and the detailed check, which writes the
