@@ -55,9 +55,6 @@ _SUSPECT_ESCAPE_RE = re.compile(
 # Any escape other than \" (the only one most stores hold): a regex with a literal first byte scans at memchr
 # speed, several times faster than a two-byte bytes.find().
 _OTHER_ESCAPE_RE = re.compile(rb'\\[^"]')
-# An object's opening brace and first key, as the first article writes them (``{"id":`` or ``{\n   "id":``): the
-# other articles are expected to start the same way.
-_OPENING_RE = re.compile(rb'\{[ \t\n\r]*"(?:[^"\\\x00-\x1f]|\\.)*"[ \t\n\r]*:')
 # The key of the articles list, with the byte before it: a key's quotation mark follows "{", "," or whitespace.
 _ARTICLES_KEY_RE = re.compile(rb'[{,\s]"articles"[ \t\n\r]*:[ \t\n\r]*\[')
 
