@@ -147,6 +147,22 @@ def _version_of(raw: bytes) -> Callable[[], str]:
     return version
 
 
+def _kept_if_equal(built: list[Article | None], before: dict[str, Article]) -> list[Article | None]:
+    """Returns ``built`` with each article equal to the one of its id in ``before`` replaced by that one.
+
+    Equal articles render the same bytes (every field is compared, datetimes in the same zone), so nothing a
+    reader sees changes; but the new copy is freed at once, chunk by chunk, instead of a second copy of every
+    article being alive until the old store goes. A reload whose text changed everywhere (another layout, a
+    reformatting tool) then takes the memory of one store, not two.
+    """
+    for i, art in enumerate(built):
+        if art is not None:
+            old = before.get(art.id)
+            if old is not None and old == art:
+                built[i] = old
+    return built
+
+
 def _check_fast(
     raw: bytes, name: str, version: Callable[[], str], clean: Callable[[str], str], memo: ArticleMemo
 ) -> tuple[_Checker, Store | None] | None:
@@ -597,10 +613,14 @@ class _Checker:
             if out is not None:
                 self.remembered = ArticleMemo(self.tz, *current, dict(zip(keys, out)))
                 return out
-            # some article has a problem: check them again one by one, for the messages in order
+            # Some article has a problem: check them again one by one, for the messages in order. An article
+            # whose text the last load read is that load's article, neither read nor built again: a refused
+            # edit of one article costs the memory of one article, not of a second store.
             del self.problems[mark:]
             value.strings = 0
-            items: Iterator[tuple[Any, bool]] = (value.read(k) for k in range(len(keys)))
+            items: Iterator[tuple[Any, bool | None]] = (
+                (art, None) if art is not None else value.read(k) for k, art in enumerate(map(known.get, keys))
+            )
         elif isinstance(value, list):
             items = _each(value, self.check_text)
         else:
@@ -620,11 +640,14 @@ class _Checker:
         todo = [k for k, art in enumerate(arts) if art is None]
         typed = typed_builder(Context(self.tz, ministries, topics, m_renamed, t_renamed, self.clean))
         suspects = elements.suspects(todo)
+        # The last load's articles by id: an article read again that equals one of them is that one (see
+        # _kept_if_equal). Only worth it when much is read again: a file rewritten in another layout, say.
+        before = dict(zip(map(attrgetter("id"), known.values()), known.values())) if len(todo) > 64 else {}
         built: list[Article | None] = []
         typed_strings = 0
         for part, structs in read_typed(elements, todo):  # a chunk at a time: see read_typed
             arts_read, n = typed(structs, suspects if type(suspects) is bool else suspects[part])
-            built += arts_read
+            built += _kept_if_equal(arts_read, before) if before else arts_read
             typed_strings += n
         strings: int | None = typed_strings
         elements.count([k for k, art in zip(todo, built) if art is not None])
@@ -645,15 +668,20 @@ class _Checker:
         return arts  # type: ignore[return-value]
 
     def _each_article(
-        self, items: Iterator[tuple[Any, bool]], fast: Callable,
+        self, items: Iterator[tuple[Any, bool | None]], fast: Callable,
         ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool,
     ) -> list[Article]:
-        """Checks each (article JSON, check_text) of ``items`` in order and returns the articles."""
+        """Checks each (article JSON, check_text) of ``items`` in order and returns the articles. An item
+        (Article, None) is an article already checked, whose text was not read this time (so its strings are
+        not counted on either side)."""
         out: list[Article] = []
         seen: dict[str, int] = {}
         strings: int | None = 0
         for i, (obj, check_text) in enumerate(items):
-            art, n = self._one_article(i, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
+            if check_text is None:
+                art, n = obj, 0
+            else:
+                art, n = self._one_article(i, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
             if strings is not None:
                 strings = None if n is None else strings + n
             if art is None:

@@ -171,3 +171,41 @@ def _builder(store):
         store.portal.timezone, store.ministries, store.topics, store.renamed["ministries"], store.renamed["topics"],
         sanitize.clean_html,
     ))
+
+
+@pytest.mark.parametrize("layout", ["compact", "indent"])
+def test_a_store_rewritten_in_another_layout_keeps_the_articles_it_had(monkeypatch, layout):
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    doc = _generated(300)
+    first = loader.parse_store(_lines(doc))
+    doc["articles"][10]["title"] = "A new title"
+    doc["articles"][20]["updated"] = "2031-01-01T00:00:00Z"
+    again = loader.parse_store(LAYOUTS[layout](doc))  # every article's text differs from the first load's
+    before = {a.id: a for a in first.articles}
+    assert sum(a is before[a.id] for a in again.articles) == 298  # one store's memory, not two
+    for k, title in ((10, "A new title"), (20, doc["articles"][20]["title"])):
+        art = again.article(doc["articles"][k]["id"])
+        assert art is not before[art.id] and art.title == title
+    assert _summary_of(again) == _summary_of(loader.parse_store(LAYOUTS[layout](doc)))
+
+
+def _summary_of(store) -> list:
+    return [(a.id, a.title, repr(a.published), repr(a.updated), a.html, a.url, a.source, a.corrections) for a in store.articles]
+
+
+def test_a_refused_edit_reads_only_the_articles_it_changed(monkeypatch):
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    doc = _generated(300)
+    loader.parse_store(_lines(doc))
+    doc["articles"][40]["published"] = "15/02/2024"
+    doc["articles"][41]["id"] = doc["articles"][7]["id"]  # and a second problem, found among the known articles
+    read: list[int] = []
+    one = loader._Checker._one_article
+    monkeypatch.setattr(loader._Checker, "_one_article", lambda self, i, *a: read.append(i) or one(self, i, *a))
+    with pytest.raises(loader.StoreError) as refused:
+        loader.parse_store(_lines(doc))
+    assert sorted(set(read)) == [40, 41]  # the 298 others were the last load's articles, not read again
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())  # the same file, with nothing known
+    with pytest.raises(loader.StoreError) as fresh:
+        loader.parse_store(_lines(doc))
+    assert refused.value.problems == fresh.value.problems and len(fresh.value.problems) == 2
