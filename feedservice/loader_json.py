@@ -42,11 +42,11 @@ TOP_FIELDS = ("portal", "ministries", "topics", "articles")
 MAX_DEPTH = 100
 
 _WHITESPACE = b" \t\n\r"  # JSON's (RFC 8259 section 2); bytes.strip() would also remove \x0b and \x0c
+# JSON numbers beyond 2**53 do not survive a round trip through most JSON readers (RFC 8259 section 6).
+MAX_SAFE_INT = 2**53 - 1
 # The UTF-8 lead bytes of every character the loader's text checks look for (C0 controls but tab and LF, DEL,
 # U+0080-U+00FF through C2/C3, U+FFFE/U+FFFF through EF), and the JSON escapes that write one (\b \f \r, \u00XX
 # controls and Latin-1 letters, surrogates, U+FFFE/U+FFFF). A hit only means "check every field".
-# JSON numbers beyond 2**53 do not survive a round trip through most JSON readers (RFC 8259 section 6).
-MAX_SAFE_INT = 2**53 - 1
 _SUSPECT_BYTES = bytes([*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, 0xC2, 0xC3, 0xEF])
 _PLAIN_BYTES = bytes(b for b in range(256) if b not in _SUSPECT_BYTES)
 _SUSPECT_ESCAPE_RE = re.compile(
@@ -83,8 +83,8 @@ def read_fast(raw: bytes, name: str, by_element: bool = True) -> Parsed | None:
         try:
             elements = Elements(raw, start, end)
         except ElementRefused:
-            elements = None  # not JSON to msgspec: orjson reads the whole file, or says why not
-        if elements is not None:
+            pass  # not JSON to msgspec: orjson reads the whole file, or says why not
+        else:
             # the articles list follows, and after it only "}": the header's text is what comes before it
             text = raw[:start]
             return Parsed(header, text_suspect(text), raw_string_count(text), elements)
@@ -187,10 +187,6 @@ class Elements:
             self.texts: list[msgspec.Raw] = _RAW_LIST.decode(memoryview(raw)[start:end + 1])
         except (msgspec.DecodeError, RecursionError):
             raise ElementRefused from None
-
-    def text(self) -> memoryview:
-        """Returns the text of the whole list, brackets included."""
-        return memoryview(self.raw)[self.start:self.end + 1]
 
     def keys(self) -> list[bytes]:
         """Returns each element's key (computed in C, about 1 us an element)."""
