@@ -119,10 +119,10 @@ def parse_store(raw: bytes, name: str = "<store>") -> Store:
     name = _printable(name)
     version = _version_of(raw)
     with _collector_paused():
-        done = _check_fast(raw, name, version, clean_html, _article_memo)
+        done = _check_fast(raw, name, version, _article_memo)
         if done is None:  # read it the way the loader always did, for the exact messages
             parsed = read_exact(raw, name)
-            checker = _Checker(name, parsed.check_text, clean_html)
+            checker = _Checker(name, parsed.check_text)
             store = checker.build(parsed.doc, version)
         else:
             checker, store = done
@@ -131,6 +131,13 @@ def parse_store(raw: bytes, name: str = "<store>") -> Store:
     if checker.remembered is not None:
         _article_memo = checker.remembered
     return store
+
+
+def cleaned_forbidden(html: str) -> re.Match[str] | None:
+    """Returns the first character XML cannot carry in ``html`` once cleaned, or None. Bodies are cleaned when
+    shown, not at load; cleaning only adds such a character by decoding a numeric character reference (&#1;,
+    &#xFFFE;), so only a body holding one is cleaned here."""
+    return XML_FORBIDDEN_RE.search(clean_html(html)) if may_decode_forbidden(html) else None
 
 
 def _version_of(raw: bytes) -> Callable[[], str]:
@@ -164,7 +171,7 @@ def _kept_if_equal(built: list[Article | None], before: dict[str, Article]) -> l
 
 
 def _check_fast(
-    raw: bytes, name: str, version: Callable[[], str], clean: Callable[[str], str], memo: ArticleMemo
+    raw: bytes, name: str, version: Callable[[], str], memo: ArticleMemo
 ) -> tuple[_Checker, Store | None] | None:
     """Returns (the checker, the store or None) from orjson's reading of ``raw``, or None when only the
     standard library reads it the way the loader always has (see ``loader_json``)."""
@@ -172,7 +179,7 @@ def _check_fast(
         parsed = read_fast(raw, name, by_element)
         if parsed is None:
             return None  # orjson refuses it
-        checker = _Checker(name, parsed.check_text, clean, memo)
+        checker = _Checker(name, parsed.check_text, memo)
         try:
             store = checker.build(parsed.doc, version, parsed.elements, count=True)
         except ElementRefused:
@@ -268,13 +275,10 @@ def parse_timezone(value: str) -> dt.tzinfo | None:
 class _Checker:
     """Collects problems while turning the parsed JSON into store objects."""
 
-    def __init__(
-        self, name: str, check_text: bool, clean: Callable[[str], str] = clean_html, memo: ArticleMemo | None = None
-    ) -> None:
+    def __init__(self, name: str, check_text: bool, memo: ArticleMemo | None = None) -> None:
         self.name = name
         self.problems: list[str] = []
         self.check_text = check_text
-        self.clean = clean
         self.memo = memo or ArticleMemo()
         # what a load read by element can leave for the next one (see ArticleMemo); None otherwise
         self.remembered: ArticleMemo | None = None
@@ -601,7 +605,7 @@ class _Checker:
         self, value: Any, ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool = False
     ) -> list[Article]:
         """Checks the articles list (or ``Elements`` reading it) and returns its articles."""
-        ctx = Context(self.tz, ministries, topics, m_renamed, t_renamed, self.clean)
+        ctx = Context(self.tz, ministries, topics, m_renamed, t_renamed)
         fast = article_builder(ctx)
         if isinstance(value, Elements):
             # a former slug is never a current one (named_list refuses that), so current slugs suffice
@@ -638,7 +642,7 @@ class _Checker:
         reports."""
         arts: list[Article | None] = list(map(known.get, keys))
         todo = [k for k, art in enumerate(arts) if art is None]
-        typed = typed_builder(Context(self.tz, ministries, topics, m_renamed, t_renamed, self.clean))
+        typed = typed_builder(Context(self.tz, ministries, topics, m_renamed, t_renamed))
         suspects = elements.suspects(todo)
         # The last load's articles by id: an article read again that equals one of them is that one (see
         # _kept_if_equal). Only worth it when much is read again: a file rewritten in another layout, say.
@@ -734,9 +738,9 @@ class _Checker:
         art_topics = self.slug_list(where, obj, "topics", topics, t_renamed)
         summary = self.text(where, obj, "summary")
         content_html = self.text(where, obj, "content_html", required=False, plain=False)
-        if content_html is not None and may_decode_forbidden(content_html):  # cleaned to check it, not kept
-            bad = XML_FORBIDDEN_RE.search(self.clean(content_html))
-            if bad:  # a character reference such as &#1; or &#xFFFE; decodes to one
+        if content_html is not None:
+            bad = cleaned_forbidden(content_html)
+            if bad:
                 self.problem(
                     where,
                     f"content_html: holds U+{ord(bad.group()):04X} (written as a character reference like "

@@ -28,7 +28,6 @@ from typing import Any, Callable
 
 import msgspec
 
-from .sanitize import may_decode_forbidden
 from .store import Article
 
 ARTICLE_FIELDS = frozenset((
@@ -145,24 +144,23 @@ def slug_lister(known: dict[str, Any], renamed: dict[str, str]) -> Callable[[tup
 
 @dataclass(frozen=True)
 class Context:
-    """What ``_Checker`` knows when it reaches the articles: the portal's zone, the ministries and topics (and
-    their former slugs, each to its current one), and the function that cleans a body."""
+    """What ``_Checker`` knows when it reaches the articles: the portal's zone, the ministries and topics, and
+    their former slugs, each to its current one."""
 
     tz: dt.tzinfo
     ministries: dict[str, Any]
     topics: dict[str, Any]
     m_renamed: dict[str, str]
     t_renamed: dict[str, str]
-    clean: Callable[[str], str]
 
 
 def article_builder(ctx: Context) -> Callable[[Any, bool], tuple[Article, int] | None]:
     """Returns ``build(obj, check_text)``: (the Article, the number of JSON strings in ``obj``), or None to ask
     for the detailed check. ``check_text`` is False if the article's text holds nothing the text checks look
     for (``_Checker.check_text``)."""
-    tz, ministries, topics, clean = ctx.tz, ctx.ministries, ctx.topics, ctx.clean
+    tz, ministries, topics = ctx.tz, ctx.ministries, ctx.topics
     from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
-        MAX_SAFE_INT, MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
+        MAX_SAFE_INT, MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE, cleaned_forbidden,
     )
 
     slug_match = SLUG_RE.fullmatch
@@ -261,7 +259,7 @@ def article_builder(ctx: Context) -> Callable[[Any, bool], tuple[Article, int] |
             if content_html is not None:
                 if type(content_html) is not str or not content_html.strip() or (check_text and xml_bad(content_html)):
                     return None
-                if may_decode_forbidden(content_html) and xml_bad(clean(content_html)):  # &#1; decodes to one
+                if cleaned_forbidden(content_html):
                     return None
                 strings += 1
             return Article(

@@ -30,7 +30,6 @@ from msgspec import Meta, Struct
 
 from .loader_fast import PLAIN_URL_RE, Context, date_reader, dates_reader, slug_lister
 from .loader_json import MAX_SAFE_INT, Elements
-from .sanitize import may_decode_forbidden
 from .store import Article, Correction, Withdrawal
 
 # Errors a typed read raises for text the types refuse: ValidationError is a DecodeError, UnicodeDecodeError (a
@@ -111,9 +110,9 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
     """Returns ``build(structs, check_text)``: (an Article for each Struct, or None to ask for the detailed
     check; the number of JSON strings in the Structs built). ``check_text``: one flag per Struct, or one for
     all (see ``_Checker.check_text``)."""
-    tz, clean = ctx.tz, ctx.clean
+    tz = ctx.tz
     from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
-        MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE,
+        MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE, cleaned_forbidden,
     )
 
     slug_match = SLUG_RE.fullmatch
@@ -190,9 +189,7 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
         bodies = list(map(_content_html, structs))
         has_body = list(map(is_not, bodies, repeat(None)))
         given_bodies = list(compress(bodies, has_body))
-        if not all(map(str.strip, given_bodies)) or any(
-            xml_bad(clean(b)) for b in filter(may_decode_forbidden, given_bodies)  # &#1; decodes to one
-        ):
+        if not all(map(str.strip, given_bodies)) or any(map(cleaned_forbidden, given_bodies)):
             return None
         sources, source_strings = source_column(list(map(_source, structs)))
         out: list[Article | None] = list(map(
@@ -334,9 +331,7 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
                     continue
             content_html = a.content_html
             if content_html is not None:
-                if not content_html.strip() or check and xml_bad(content_html) or (
-                    may_decode_forbidden(content_html) and xml_bad(clean(content_html))  # &#1; decodes to one
-                ):
+                if not content_html.strip() or check and xml_bad(content_html) or cleaned_forbidden(content_html):
                     append(None)
                     continue
                 strings += 2

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedservice import loader, loader_typed, sanitize
+from feedservice import loader, loader_typed
 from feedservice.loader_fast import Context, date_reader, dates_reader
 from test_loader_equivalence import LAYOUTS, _generated, _lines, compare  # noqa: F401 (compare is a fixture)
 
@@ -169,7 +169,6 @@ def test_the_structs_refuse_what_the_store_format_does_not_allow(field, value):
 def _builder(store):
     return loader_typed.typed_builder(Context(
         store.portal.timezone, store.ministries, store.topics, store.renamed["ministries"], store.renamed["topics"],
-        sanitize.clean_html,
     ))
 
 
