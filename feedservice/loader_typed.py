@@ -51,9 +51,9 @@ class _Withdrawal(Struct, forbid_unknown_fields=True, gc=False):
 
 
 class _Article(Struct, forbid_unknown_fields=True, gc=False):
-    """An article as the store writes it: unknown, missing, null and mistyped fields are refused while reading.
-    None: the field is not in the text (a key the string count leaves out). The types do not take None, so a
-    null is refused while reading; numbers in a source are taken only within JSON's safe integers."""
+    """An article as the store writes it: unknown, missing, null and mistyped fields are refused while reading,
+    and so are numbers in a source beyond JSON's safe integers. None: the field is not in the text (a key the
+    string count leaves out); the types do not take None, which is how a null is refused."""
 
     id: str
     title: str
@@ -78,6 +78,12 @@ _ministries, _topics = attrgetter("ministries"), attrgetter("topics")
 _url, _content_html, _source = attrgetter("url"), attrgetter("content_html"), attrgetter("source")
 _corrections, _withdrawn = attrgetter("corrections"), attrgetter("withdrawn")
 _second = itemgetter(1)
+
+
+def _source_text(pair: tuple[str, str | int]) -> str:
+    """The text of a source's (key, value): the key, and the value if it is a string."""
+    key, value = pair
+    return key + value if type(value) is str else key
 _LIST = msgspec.json.Decoder(list[_Article])
 
 
@@ -309,26 +315,11 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
                     append(None)
                     continue
                 strings += 2
-            source: tuple = ()
-            value = a.source
-            if value is not None:
-                items = []
-                for pair in value.items():
-                    k, v = pair
-                    if type(v) is str:
-                        strings += 1
-                        if check and xml_bad(k + v):
-                            break
-                    elif not -MAX_SAFE_INT <= v <= MAX_SAFE_INT or check and xml_bad(k):
-                        break
-                    items.append(pairs.setdefault(pair, pair))
-                else:
-                    strings += 1 + len(items)
-                    source = tuple(items)
-                    value = None
-                if value is not None:  # the loop stopped at a value it refuses
-                    append(None)
-                    continue
+            if check and a.source is not None and any(map(xml_bad, map(_source_text, a.source.items()))):
+                append(None)
+                continue
+            (source,), n = source_column([a.source])  # msgspec took only numbers within range
+            strings += n
             content_html = a.content_html
             if content_html is not None:
                 if not content_html.strip() or check and xml_bad(content_html) or cleaned_forbidden(content_html):
