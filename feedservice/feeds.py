@@ -115,7 +115,9 @@ def content_html(art: Article) -> str | None:
         f"<li><time datetime=\"{c.date.isoformat()}\">{c.date.date().isoformat()}</time>: {html.escape(c.note)}</li>"
         for c in art.corrections
     )
-    body = art.content_html if art.content_html is not None else f"<p>{html.escape(art.summary)}</p>"
+    body = art.content_html  # cleaned on first use (Article.content_html): ask once
+    if body is None:
+        body = f"<p>{html.escape(art.summary)}</p>"
     return f'{body}<aside class="corrections"><p>Corrections:</p><ul>{notes}</ul></aside>'
 
 
