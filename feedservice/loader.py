@@ -613,7 +613,9 @@ class _Checker:
             known = self.memo.usable(self.tz, *current)
             keys = value.keys()
             mark = len(self.problems)
-            out = self._known_articles(value, keys, known, fast, ministries, topics, m_renamed, t_renamed, count)
+            out = self._known_articles(
+                value, keys, known, fast, typed_builder(ctx), ministries, topics, m_renamed, t_renamed, count
+            )
             if out is not None:
                 self.remembered = ArticleMemo(self.tz, *current, dict(zip(keys, out)))
                 return out
@@ -634,15 +636,14 @@ class _Checker:
         return self._each_article(items, fast, ministries, topics, m_renamed, t_renamed, count)
 
     def _known_articles(
-        self, elements: Elements, keys: list[bytes], known: dict[bytes, Article], fast: Callable,
+        self, elements: Elements, keys: list[bytes], known: dict[bytes, Article], fast: Callable, typed: Callable,
         ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool,
     ) -> list[Article] | None:
         """Returns the articles of ``elements``, reading only those whose key ``known`` does not hold (by the
-        typed path, else one by one); None if any has a problem (or two share an id), which the caller then
+        typed path ``typed``, else one by one with ``fast``); None if any has a problem (or two share an id), which the caller then
         reports."""
         arts: list[Article | None] = list(map(known.get, keys))
         todo = [k for k, art in enumerate(arts) if art is None]
-        typed = typed_builder(Context(self.tz, ministries, topics, m_renamed, t_renamed))
         suspects = elements.suspects(todo)
         # The last load's articles by id: an article read again that equals one of them is that one (see
         # _kept_if_equal). Only worth it when much is read again: a file rewritten in another layout, say.
