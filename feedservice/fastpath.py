@@ -14,13 +14,13 @@ from typing import Any, Callable, Iterable
 
 from werkzeug.http import is_resource_modified, parse_accept_header, parse_date, parse_etags
 
-from .cache import Rendered
+from .cache import Headers, Rendered
 
 FEED_PATH_RE = re.compile(
     r"/feeds/(all|(?:ministries|topics)/[a-z0-9-]{1,100})(?:/archive/([1-9][0-9]{0,8}))?\.(atom|rss|json)"
 )
-PRECONDITION_FAILED: tuple[str, list[tuple[str, str]], bytes] = (
-    "412 Precondition Failed", [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "0")], b""
+PRECONDITION_FAILED: tuple[str, Headers, bytes] = (
+    "412 Precondition Failed", (("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", "0")), b""
 )
 
 
@@ -32,7 +32,14 @@ def accepts_gzip(accept_encoding: str) -> bool:
 
 
 def respond(rendered: Rendered, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Returns (status, headers, body) answering the request in ``environ`` with ``rendered``.
+    """Returns (status, headers, body) answering the request in ``environ`` with ``rendered`` (see ``answer``)."""
+    status, headers, body = answer(rendered, environ)
+    return status, list(headers), body
+
+
+def answer(rendered: Rendered, environ: dict[str, Any]) -> tuple[str, Headers, bytes]:
+    """Returns (status, headers, body) answering the request in ``environ`` with ``rendered``; the headers are
+    one of ``rendered``'s own tuples (or ``PRECONDITION_FAILED``'s), the same object for every such answer.
 
     Preconditions are evaluated as RFC 9110 section 13.2.2 orders them: If-Match, else If-Unmodified-Since
     (412 when they fail), then If-None-Match (list and * forms, weak comparison), else If-Modified-Since.
@@ -49,9 +56,9 @@ def respond(rendered: Rendered, environ: dict[str, Any]) -> tuple[str, list[tupl
         (if_none_match is not None or "HTTP_IF_MODIFIED_SINCE" in environ)
         and not is_resource_modified(environ, etag, last_modified=rendered.last_modified)
     ):
-        return "304 Not Modified", list(rendered.headers_304[gz]), b""
+        return "304 Not Modified", rendered.headers_304[gz], b""
     body, headers = rendered.variant(bool(gz))
-    return "200 OK", list(headers), body
+    return "200 OK", headers, body
 
 
 def _precondition_fails(rendered: Rendered, environ: dict[str, Any], etag: str) -> bool:
