@@ -1,0 +1,669 @@
+"""feedservice's own HTTP/1.1 server: a gunicorn worker that answers cached feeds on an event loop.
+
+Polling is most of the traffic, and a poll is answered from the render cache in microseconds; what is left is
+the server's own cost per request, and that decides how many polls a worker answers. On this project's 2-core
+bench machine, returning a constant 304 with no app at all, 2 processes, against nginx's rate: granian's WSGI
+interface 0.36-0.41x (bench/CEILINGS.md); uvicorn about 0.4x and socketify's own API about 0.3x (measured by
+hand, once each); an asyncio protocol on uvloop that parses with httptools about 1x. So this worker answers a cached hit or 304 on the event loop itself, with
+``fastpath.answer`` (the very status and headers the WSGI path sends), and hands everything else (a first
+render, pages, errors) to the WSGI app in a thread pool.
+
+gunicorn's master does the rest, as for its own workers: it binds the socket, forks the workers (from the
+process that loaded the store, see ``live.hand_down``), restarts one that dies or stops answering its
+heartbeat, and stops them gracefully. Its settings apply: ``keepalive`` (seconds an idle connection is kept),
+``limit_request_line``, ``limit_request_fields``, ``limit_request_field_size``, ``graceful_timeout``,
+``timeout`` (of the heartbeat) and ``threads`` (the WSGI pool). A request must arrive whole within
+``Limits.request_timeout`` (30 s).
+
+HTTP is parsed by httptools (llhttp, the parser of Node.js); this module only decides what to answer:
+keep-alive and pipelining (answers go out in request order), HEAD, ``Expect: 100-continue``, request bodies
+(read, capped at ``MAX_BODY``), and the errors a parser or a limit raises (400, 408, 413, 414, 431, each then
+closing the connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import io
+import logging
+import os
+import re
+import signal
+import socket
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from email.utils import formatdate
+from typing import Any, Callable, Iterable
+from urllib.parse import unquote_to_bytes
+
+import httptools
+from gunicorn.workers.base import Worker as _GunicornWorker
+
+from .fastpath import FastPath, answer, cache_key
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024  # bytes of request body kept; no feed URL takes one, but a client may send one
+# The request headers a cached answer reads (and Expect), as WSGI names them; the others are left as they came
+# until a request goes to the app. Names are looked up as sent in the usual spellings, and lowercased only when
+# the length fits one of them.
+_READ = {
+    b"accept-encoding": "HTTP_ACCEPT_ENCODING",
+    b"if-none-match": "HTTP_IF_NONE_MATCH",
+    b"if-modified-since": "HTTP_IF_MODIFIED_SINCE",
+    b"if-match": "HTTP_IF_MATCH",
+    b"if-unmodified-since": "HTTP_IF_UNMODIFIED_SINCE",
+    b"expect": "HTTP_EXPECT",
+}
+_READ_LENGTHS = frozenset(map(len, _READ))
+_READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
+_READ.update({name.upper(): key for name, key in list(_READ.items())})
+# In a poll that came in one read (``Connection.poll``), lowercased: each header it reads, and each that sends
+# it the full way (a body, an upgrade, an expectation). httptools has refused what else could hide a header
+# (a folded line, a space before the colon, a bare LF).
+_POLL_SCAN = re.compile(
+    rb"\r\n(?:(accept-encoding|if-none-match|if-modified-since|if-match|if-unmodified-since)"
+    rb"|content-length|transfer-encoding|upgrade|expect):"
+)
+_POLL_READ = {name: key for name, key in _READ.items() if name.islower()}
+_REASONS = {
+    400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+class _Date:
+    """The Date header's value (RFC 9110 section 6.6.1), formatted once a second."""
+
+    __slots__ = ("second", "line")
+
+    def __init__(self) -> None:
+        self.second = 0
+        self.line = b""
+
+    def header(self) -> bytes:
+        now = int(time.time())
+        if now != self.second:
+            self.second = now
+            self.line = b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+        return self.line
+
+
+MEMO_ANSWERS = 1024
+MEMO_BYTES = 16 * 1024 * 1024
+MEMO_POLL_BYTES = 4096  # a longer request is answered, not remembered by its bytes
+
+
+class Limits:
+    """What a connection accepts, and for how long it waits (seconds)."""
+
+    def __init__(self, request_line: int = 4094, fields: int = 100, field_size: int = 8190, keepalive: float = 5.0,
+                 request_timeout: float = 30.0, max_body: int = MAX_BODY) -> None:
+        self.request_line = request_line or sys.maxsize  # gunicorn: 0 means unlimited
+        self.fields = fields or sys.maxsize
+        self.field_size = field_size or sys.maxsize
+        self.keepalive = keepalive
+        self.request_timeout = request_timeout
+        self.max_body = max_body
+
+
+class Site:
+    """What every connection of one worker shares: the app, its cached answers, the thread pool, the limits."""
+
+    def __init__(self, app: Callable, threads: int, limits: Limits, server_name: str = "", port: int = 0) -> None:
+        self.app = app
+        self.limits = limits
+        self.pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="feedservice-wsgi")
+        self.date = _Date()
+        self.server_name, self.port = server_name, str(port)
+        self.connections: set[Connection] = set()
+        self.closing = False
+        self.graceful_timeout = 10.0  # seconds the answers under way get once the worker stops
+        # Cached answers need the service behind the app's outermost WSGI layer to be the FastPath; any other
+        # layer in front (the rate limiter) must see every request, so then every request goes to the app.
+        wsgi = getattr(app, "wsgi_app", None)
+        self.service = wsgi.service if isinstance(wsgi, FastPath) else None
+        # Answers to cached documents, by (method, request target, the headers they read): the status and header
+        # lines as sent (less Date) and the body. For the store version ``version`` only; emptied when it
+        # changes, or when it holds MEMO_ANSWERS answers or MEMO_BYTES of bodies (a body is the cached
+        # document's own bytes, not a copy, but one the render cache evicts stays alive here until then).
+        self.answers: dict[tuple, tuple[bytes, bytes]] = {}
+        self.answers_bytes = 0
+        self.version: str | None = None
+        # The same answers by the exact bytes of a poll that came in one read (see ``Connection.poll``), with
+        # whether the connection stays open: a poller sends the same bytes again and again, and bytes read
+        # once as a sound request read the same way every time, so the next time they are answered unparsed.
+        self.polls: dict[bytes, tuple[bytes, bytes, bool]] = {}
+
+    def current(self) -> None:
+        """Forgets the answers made from an older store."""
+        version = self.service.live.current.version
+        if version is not self.version:
+            self.forget()
+            self.version = version
+
+    def forget(self) -> None:
+        self.answers.clear()
+        self.polls.clear()
+        self.answers_bytes = 0
+
+    def remember_poll(self, data: bytes, made: tuple[bytes, bytes], keep_alive: bool) -> None:
+        if len(data) <= MEMO_POLL_BYTES:
+            if len(self.polls) >= MEMO_ANSWERS:
+                self.forget()
+            self.polls[data] = (made[0], made[1], keep_alive)
+
+    def cached_answer(self, method: bytes, url: bytes, read: dict[str, bytes]) -> tuple[bytes, bytes] | None:
+        """Returns (status and header lines, body) answering a GET or HEAD of the canonical feed path ``url``
+        from the render cache, or None if the document is not there; ``read`` holds the request headers a
+        cached answer reads (see ``_READ``)."""
+        service = self.service
+        self.current()
+        version = self.version
+        key = (method, url, *read.items())
+        made = self.answers.get(key)
+        if made is not None:
+            return made
+        path_key = cache_key(url.decode("latin-1"), version)
+        rendered = None if path_key is None else service.cache.peek(path_key)
+        if rendered is None:
+            return None
+        status, headers, body = answer(rendered, {k: v.decode("latin-1") for k, v in read.items()})
+        if method == b"HEAD":
+            body = b""
+        if len(self.answers) >= MEMO_ANSWERS or self.answers_bytes + len(body) > MEMO_BYTES:
+            self.forget()
+        made = self.answers[key] = (_head(status, headers), body)
+        self.answers_bytes += len(body)
+        return made
+
+    def sweep(self) -> None:
+        """Closes connections idle past ``keepalive`` or stuck in a request past ``request_timeout``."""
+        now = time.monotonic()
+        for conn in list(self.connections):
+            conn.check_time(now)
+
+
+def _head(status: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    lines = [f"HTTP/1.1 {status}\r\n"]
+    lines += [f"{name}: {value}\r\n" for name, value in headers]
+    return "".join(lines).encode("latin-1")
+
+
+class _Request:
+    __slots__ = ("method", "url", "version", "headers", "read", "body", "keep_alive", "expect")
+
+    def __init__(self) -> None:
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.read: dict[str, bytes] = {}  # the headers of _READ, by WSGI name
+        self.body: list[bytes] = []
+        self.method = b""
+        self.version = "1.1"
+        self.keep_alive = True
+        self.expect = False
+
+
+class Connection(asyncio.Protocol):
+    """One client connection: requests parsed as they arrive, answered one at a time, in order."""
+
+    def __init__(self, site: Site) -> None:
+        self.site = site
+        self.limits = site.limits
+        self.field_size = site.limits.field_size
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.light = _Light()
+        self.request: _Request | None = None
+        self.queue: collections.deque[_Request] = collections.deque()
+        self.busy = False  # an answer from the app is on its way
+        self.paused = False  # the client reads slower than we write
+        self.reading = True
+        self.body_bytes = 0
+        self.error = 0  # the status of a limit this request broke
+        self.pending_error = 0  # an error to answer once the answers before it are out, then close
+        self.close_after = False  # close once the answers under way are out
+        self.deadline = 0.0
+        self.closed = False
+        self.peer: tuple = ("", 0)
+
+    # -- asyncio.Protocol ------------------------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        peer = transport.get_extra_info("peername")
+        self.peer = peer if isinstance(peer, tuple) else ("", 0)
+        self.site.connections.add(self)
+        self.deadline = time.monotonic() + self.limits.request_timeout
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self.site.connections.discard(self)
+        self.queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        site = self.site
+        if site.service is not None and self.request is None and not (
+            self.busy or self.queue or self.paused or self.closed or self.pending_error or self.close_after
+        ):  # between requests, with nothing waiting to go out first
+            site.current()
+            made = site.polls.get(data)
+            if made is not None:  # these very bytes were answered from the cache before
+                self.send(made[0], made[1], made[2])
+                return
+            if (
+                data[-4:] == b"\r\n\r\n" and data.find(b"\r\n\r\n") == len(data) - 4 and data[:4] in (b"GET ", b"HEAD")
+                and self.poll(data)
+            ):
+                return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # An Upgrade (h2c, websocket) is not taken: the request is answered as HTTP/1.1, then the connection
+            # closes, since what follows it is not HTTP/1.1.
+            self.parser = _Refused()  # type: ignore[assignment]
+            self.close_after = True
+            if self.request is not None:
+                self.on_message_complete()
+            self.next()
+            return
+        except httptools.HttpParserCallbackError:  # a bug of ours, in a callback
+            log.exception("reading a request failed")
+            self.fail(500)
+            return
+        except httptools.HttpParserError:
+            self.fail(400)
+            return
+        if self.error:
+            self.fail(self.error)
+
+    def poll(self, data: bytes) -> bool:
+        """Answers the request ``data`` (one whole GET or HEAD, without a body) from the cached answers and
+        returns True, or returns False for the full parser to read it.
+
+        httptools checks the bytes as it checks any request; the request line and the few headers a cached
+        answer reads are then taken from them, since the per-header callbacks are most of the time of a poll.
+        A body, an upgrade, an expectation, one of the headers read given twice, HTTP/1.0 or a document that is
+        not cached go the full way. An answer made here is remembered by ``data`` (``Site.polls``).
+        """
+        head = data.lower()
+        found = _POLL_SCAN.findall(head)
+        if not all(found) or len(set(found)) != len(found):
+            return False
+        light = self.light
+        light.done = False
+        try:
+            light.parser.feed_data(data)
+        except httptools.HttpParserError:  # the full parser says what is wrong (and an upgrade is an error here)
+            self.light = _Light()
+            return False
+        if not light.done:
+            self.light = _Light()
+            return False
+        method, url, _ = data[:data.index(b"\r\n")].split(b" ", 2)
+        if light.version != "1.1" or url[:1] != b"/" or b"?" in url or b"%" in url or len(url) > self.limits.request_line:
+            return False
+        read: dict[str, bytes] = {}
+        for name in found:
+            start = head.index(b"\r\n" + name + b":") + len(name) + 3
+            read[_POLL_READ[name]] = data[start:data.index(b"\r\n", start)].strip(b" \t")
+        made = self.site.cached_answer(method, url, read)
+        if made is None:
+            return False
+        self.site.remember_poll(data, made, light.keep_alive)
+        self.send(made[0], made[1], light.keep_alive)
+        return True
+
+    def pause_writing(self) -> None:
+        self.paused = True
+
+    def resume_writing(self) -> None:
+        self.paused = False
+        self.next()
+
+    # -- httptools callbacks (an exception here would only come back as HttpParserCallbackError) -------------
+    def on_message_begin(self) -> None:
+        self.request = _Request()
+        self.body_bytes = 0
+        self.deadline = time.monotonic() + self.limits.request_timeout
+
+    def on_url(self, url: bytes) -> None:
+        req = self.request
+        req.url += url  # type: ignore[union-attr]
+        if len(req.url) > self.limits.request_line and not self.error:  # type: ignore[union-attr]
+            self.error = 414
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self.request
+        req.headers.append((name, value))  # type: ignore[union-attr]
+        if len(name) + len(value) > self.field_size:
+            self.error = self.error or 431
+        key = _READ.get(name)
+        if key is None and len(name) in _READ_LENGTHS:
+            key = _READ.get(name.lower())
+        if key is not None:
+            read = req.read  # type: ignore[union-attr]
+            read[key] = read[key] + b", " + value if key in read else value
+
+    def on_headers_complete(self) -> None:
+        req = self.request
+        parser = self.parser
+        req.method = parser.get_method()  # type: ignore[union-attr]
+        req.version = parser.get_http_version()  # type: ignore[union-attr]
+        req.keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
+        if len(req.headers) > self.limits.fields:  # type: ignore[union-attr]
+            self.error = self.error or 431
+        expect = req.read.get("HTTP_EXPECT")  # type: ignore[union-attr]
+        if expect is not None and expect.lower() == b"100-continue" and req.version != "1.0":  # type: ignore[union-attr]
+            req.expect = True  # type: ignore[union-attr]
+            if not self.error and not self.busy and not self.queue:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+
+    def on_body(self, body: bytes) -> None:
+        self.body_bytes += len(body)
+        if self.body_bytes > self.limits.max_body:
+            if not self.error:
+                self.error = 413
+            return
+        self.request.body.append(body)  # type: ignore[union-attr]
+
+    def on_message_complete(self) -> None:
+        req, self.request = self.request, None
+        if req is None or self.error or self.closed:
+            return
+        self.deadline = time.monotonic() + self.limits.keepalive
+        if self.busy or self.queue or self.paused:
+            self.queue.append(req)
+            if len(self.queue) > 16 and self.reading:  # a client that pipelines far ahead waits for us
+                self.transport.pause_reading()  # type: ignore[union-attr]
+                self.reading = False
+            return
+        self.answer(req)
+
+    # -- answers ---------------------------------------------------------------------------------------------
+    def answer(self, req: _Request) -> None:
+        """Answers ``req``: a cached document at once, anything else through the app, in the thread pool."""
+        site = self.site
+        url = req.url
+        if (
+            site.service is not None and (req.method == b"GET" or req.method == b"HEAD")
+            and url[:1] == b"/" and b"?" not in url and b"%" not in url
+        ):
+            made = site.cached_answer(req.method, url, req.read)
+            if made is not None:
+                self.send(made[0], made[1], req.keep_alive, req.version == "1.0")
+                return
+        self.busy = True
+        environ = self.environ(req)
+        future = asyncio.get_running_loop().run_in_executor(site.pool, _call_app, site.app, environ)
+        future.add_done_callback(lambda f: self.answered(f, req))
+
+    def answered(self, future: asyncio.Future, req: _Request) -> None:
+        self.busy = False
+        if self.closed:
+            return
+        try:
+            status, headers, body = future.result()
+        except Exception:
+            log.exception("%s %s: the app failed", req.method.decode("latin-1"), req.url.decode("latin-1"))
+            self.queue.clear()  # the 500 answers this request; the connection closes after it
+            self.fail(500)
+            return
+        head = _head(status, headers)
+        code = status[:3]
+        if (
+            req.method != b"HEAD" and code[:1] != "1" and code not in ("204", "304")
+            and not any(name.lower() == "content-length" for name, _ in headers)
+        ):
+            head += b"Content-Length: %d\r\n" % len(body)
+        self.send(head, b"" if req.method == b"HEAD" else body, req.keep_alive, req.version == "1.0")
+        self.next()
+
+    def send(self, head: bytes, body: bytes, keep_alive: bool, http_1_0: bool = False) -> None:
+        """Writes one answer: ``head`` (status and header lines), Date, and ``body``; closes after it unless
+        ``keep_alive`` (an HTTP/1.0 client is told when the connection stays open)."""
+        self.deadline = time.monotonic() + self.limits.keepalive
+        keep_alive = keep_alive and not self.site.closing
+        date = self.site.date.header()
+        transport = self.transport
+        if keep_alive:
+            end = b"Connection: keep-alive\r\n\r\n" if http_1_0 else b"\r\n"
+            transport.write(b"".join((head, date, end, body)))  # type: ignore[union-attr]
+            return
+        transport.write(b"".join((head, date, b"Connection: close\r\n\r\n", body)))  # type: ignore[union-attr]
+        self.close()
+
+    def next(self) -> None:
+        """Answers the queued requests, in order, until one goes to the app; then a pending error."""
+        while self.queue and not self.busy and not self.paused and not self.closed:
+            self.answer(self.queue.popleft())
+        if self.closed or self.busy or self.queue:
+            if not self.reading and not self.closed and len(self.queue) <= 16 and not self.pending_error:
+                self.transport.resume_reading()  # type: ignore[union-attr]
+                self.reading = True
+            return
+        if self.pending_error:
+            status = self.pending_error
+            body = f"{status} {_REASONS.get(status, '')}\n".encode()
+            head = _head(f"{status} {_REASONS.get(status, '')}", (
+                ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
+            ))
+            self.send(head, body, keep_alive=False)
+        elif self.close_after or (self.site.closing and self.request is None):
+            self.close()
+        elif not self.reading:
+            self.transport.resume_reading()  # type: ignore[union-attr]
+            self.reading = True
+
+    def fail(self, status: int) -> None:
+        """Answers with an error ``status`` once every answer before it is out, then closes; reads nothing
+        more from the connection."""
+        if self.closed or self.pending_error:
+            return
+        self.parser = _Refused()  # type: ignore[assignment]
+        self.request = None
+        self.pending_error = status
+        self.next()
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.site.connections.discard(self)
+            self.transport.close()  # type: ignore[union-attr]
+
+    def check_time(self, now: float) -> None:
+        """Closes this connection if it waited past its deadline: idle, or in the middle of a request (408)."""
+        if self.busy or self.queue or now < self.deadline or self.closed:
+            return
+        if self.request is not None:
+            self.fail(408)
+        else:
+            self.close()
+
+    def environ(self, req: _Request) -> dict[str, Any]:
+        """Returns the WSGI environ of ``req`` (PEP 3333)."""
+        url = req.url
+        if url[:1] != b"/":  # the absolute form, http://host/path?query, or * (OPTIONS)
+            try:
+                parsed = httptools.parse_url(url)
+                path, query = parsed.path or b"/", parsed.query or b""
+            except httptools.HttpParserInvalidURLError:
+                path, query = url, b""
+        else:
+            path, _, query = url.partition(b"?")
+        environ: dict[str, Any] = {
+            "REQUEST_METHOD": req.method.decode("latin-1"),
+            "SCRIPT_NAME": "",
+            "PATH_INFO": unquote_to_bytes(path).decode("latin-1"),
+            "QUERY_STRING": query.decode("latin-1"),
+            "SERVER_NAME": self.site.server_name,
+            "SERVER_PORT": self.site.port,
+            "SERVER_PROTOCOL": f"HTTP/{req.version}",
+            "REMOTE_ADDR": str(self.peer[0]),
+            "REMOTE_PORT": str(self.peer[1]) if len(self.peer) > 1 else "",
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(b"".join(req.body)),
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": True,
+            "wsgi.multiprocess": True,
+            "wsgi.run_once": False,
+        }
+        for name, value in req.headers:
+            key = name.decode("latin-1").upper().replace("-", "_")
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[key] = value.decode("latin-1")
+                continue
+            key = "HTTP_" + key
+            text = value.decode("latin-1")
+            environ[key] = f"{environ[key]}, {text}" if key in environ else text
+        if "HTTP_HOST" in environ:
+            environ["SERVER_NAME"] = environ["HTTP_HOST"].rpartition(":")[0] or environ["HTTP_HOST"]
+        if req.body and "CONTENT_LENGTH" not in environ:
+            environ["CONTENT_LENGTH"] = str(self.body_bytes)
+        return environ
+
+
+class _Light:
+    """httptools' parser with no callback per header: it checks a poll's bytes, ``Connection.poll`` reads them."""
+
+    __slots__ = ("parser", "done", "keep_alive", "version")
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpRequestParser(self)
+        self.done = False
+        self.keep_alive = False
+        self.version = ""
+
+    def on_headers_complete(self) -> None:  # keep-alive is only known until the message completes
+        self.keep_alive = self.parser.should_keep_alive()
+        self.version = self.parser.get_http_version()
+
+    def on_message_complete(self) -> None:
+        self.done = True
+
+
+class _Refused:
+    """The parser of a connection that answered an error: it reads nothing more."""
+
+    def feed_data(self, data: bytes) -> None:
+        pass
+
+
+def _call_app(app: Callable, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Runs the WSGI ``app`` (in a pool thread) and returns (status, headers, the whole body)."""
+    out: list = []
+    chunks: list[bytes] = []
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable:
+        if exc_info and out:  # nothing is sent before the app returns, so a late error replaces the answer
+            out.clear()
+        out[:] = [status, headers]
+        return chunks.append
+
+    result = app(environ, start_response)
+    try:
+        for chunk in result:
+            if chunk:
+                chunks.append(chunk)
+    finally:
+        close = getattr(result, "close", None)
+        if close is not None:
+            close()
+    if not out:
+        raise RuntimeError("the app returned without calling start_response")
+    return out[0], out[1], b"".join(chunks)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed (Linux, macOS), else asyncio's."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+async def serve_on(sockets: list[socket.socket], site: Site, stopped: asyncio.Event,
+                   beat: Callable[[], bool] | None = None, beat_every: float = 1.0) -> None:
+    """Serves ``site`` on ``sockets`` until ``stopped`` is set, then lets the answers under way finish
+    (``site.graceful_timeout`` seconds at most). ``beat()`` runs every ``beat_every`` seconds; False stops."""
+    loop = asyncio.get_running_loop()
+    servers = [await loop.create_server(lambda: Connection(site), sock=sock, backlog=2048) for sock in sockets]
+    try:
+        while not stopped.is_set():
+            try:
+                await asyncio.wait_for(stopped.wait(), timeout=beat_every)
+            except asyncio.TimeoutError:
+                pass
+            site.sweep()
+            if beat is not None and not beat():
+                break
+    finally:
+        for server in servers:
+            server.close()
+        site.closing = True
+        for conn in list(site.connections):
+            if not conn.busy and not conn.queue:
+                conn.close()
+        end = time.monotonic() + site.graceful_timeout
+        while site.connections and time.monotonic() < end:
+            await asyncio.sleep(0.05)
+        for conn in list(site.connections):
+            conn.close()
+        site.pool.shutdown(wait=False, cancel_futures=True)
+
+
+class Worker(_GunicornWorker):
+    """gunicorn's worker class for ``feedservice serve --server feedservice`` (see the module's docstring)."""
+
+    def init_signals(self) -> None:
+        # gunicorn's own handlers set flags a blocking loop polls; here the event loop takes the signals.
+        for sig in self.SIGNALS:
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGUSR1, self.handle_usr1)  # reopen the log files
+
+    def run(self) -> None:
+        loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+        stopped = asyncio.Event()
+        site: Site | None = None
+
+        def stop(quick: bool) -> None:
+            self.alive = False
+            if quick and site is not None:
+                site.graceful_timeout = 0
+            stopped.set()
+
+        loop.add_signal_handler(signal.SIGTERM, stop, False)
+        loop.add_signal_handler(signal.SIGINT, stop, True)
+        loop.add_signal_handler(signal.SIGQUIT, stop, True)
+        limits = Limits(
+            request_line=self.cfg.limit_request_line, fields=self.cfg.limit_request_fields,
+            field_size=self.cfg.limit_request_field_size, keepalive=max(float(self.cfg.keepalive), 1.0),
+        )
+        host, port = _address(self.sockets[0].sock) if self.sockets else ("", 0)
+        site = Site(self.wsgi, self.cfg.threads, limits, host, port)
+        site.graceful_timeout = float(self.cfg.graceful_timeout)
+        parent = self.ppid
+
+        def beat() -> bool:
+            self.notify()
+            if os.getppid() != parent:
+                self.log.info("Parent changed, shutting down: %s", self)
+                return False
+            return self.alive
+
+        try:
+            loop.run_until_complete(serve_on(
+                [s.sock for s in self.sockets], site, stopped, beat,
+                beat_every=min(1.0, max(self.timeout / 4, 0.1)) if self.timeout else 1.0,
+            ))
+        finally:
+            loop.close()
+
+
+def _address(sock: socket.socket) -> tuple[str, int]:
+    name = sock.getsockname()
+    return (str(name[0]), int(name[1])) if isinstance(name, tuple) else (str(name), 0)

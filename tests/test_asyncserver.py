@@ -1,0 +1,419 @@
+"""feedservice's own server (asyncserver) over real sockets: the same answers as the app, and HTTP/1.1 as
+clients speak it (keep-alive, pipelining, HEAD, limits, errors, a store that changes)."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from feedservice import asyncserver, create_app
+from feedservice.asyncserver import Limits, Site, serve_on
+
+from conftest import BUNDLED_STORE
+
+
+@contextmanager
+def running(app, limits: Limits | None = None, threads: int = 4):
+    """Serves ``app`` on a free loopback port in a thread; yields (port, site)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    site = Site(app, threads, limits or Limits(), "127.0.0.1", sock.getsockname()[1])
+    loop = asyncio.new_event_loop()
+    stopped = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve_on([sock], site, stopped, beat_every=0.05),))
+    thread.start()
+    try:
+        yield sock.getsockname()[1], site
+    finally:
+        loop.call_soon_threadsafe(stopped.set)
+        thread.join(10)
+        loop.close()
+        sock.close()
+
+
+class Client:
+    """A raw HTTP/1.1 connection: send bytes, read whole responses."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        self.buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def _more(self) -> bool:
+        chunk = self.sock.recv(65536)
+        self.buf += chunk
+        return bool(chunk)
+
+    def response(self, head_request: bool = False) -> tuple[int, dict[str, str], bytes, list[tuple[str, str]]]:
+        """Returns (status, headers lowercased, body, headers as sent)."""
+        while b"\r\n\r\n" not in self.buf:
+            if not self._more():
+                raise ConnectionError(f"closed before a response: {self.buf!r}")
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        raw = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+        headers = {k.lower(): v for k, v in raw}
+        length = 0 if head_request or status in (100, 204, 304) else int(headers.get("content-length", 0))
+        while len(self.buf) < length:
+            if not self._more():
+                raise ConnectionError("closed in the middle of a body")
+        body, self.buf = self.buf[:length], self.buf[length:]
+        return status, headers, body, raw  # type: ignore[return-value]
+
+    def closed(self) -> bool:
+        """True if the server closed the connection (waits up to the socket timeout)."""
+        try:
+            return not self._more()
+        except (ConnectionResetError, socket.timeout):
+            return False
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def get(path: str, headers: dict[str, str] | None = None, method: str = "GET", version: str = "1.1") -> bytes:
+    lines = [f"{method} {path} HTTP/{version}", "Host: 127.0.0.1"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+@pytest.fixture(scope="module")
+def app():
+    return create_app({"STORE": str(BUNDLED_STORE), "RELOAD_SECONDS": 0, "BASE_URL": "http://127.0.0.1"})
+
+
+@pytest.fixture(scope="module")
+def server(app):
+    with running(app) as (port, site):
+        yield port, site
+
+
+@pytest.fixture
+def client(server):
+    c = Client(server[0])
+    yield c
+    c.close()
+
+
+def expected(app, path: str, headers: dict[str, str] | None = None, method: str = "GET"):
+    resp = app.test_client().open(path, method=method, headers=headers or {}, base_url="http://127.0.0.1")
+    return resp.status_code, [(k, v) for k, v in resp.headers.items()], resp.get_data()
+
+
+def without_date(raw: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(k, v) for k, v in raw if k.lower() != "date"]
+
+
+PATHS = [
+    "/feeds/all.atom", "/feeds/all.rss", "/feeds/all.json", "/feeds/ministries/molit.atom",
+    "/feeds/topics/smart-city-policy.json", "/feeds/all/archive/1.atom", "/feeds.opml", "/feeds/all.atom?limit=3",
+    "/", "/healthz", "/nope", "/feeds/all.atom?limit=0", "/feeds/ministries/no-such.rss", "/feeds/all%2Eatom",
+]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("headers", [{}, {"Accept-Encoding": "gzip"}])
+def test_every_answer_is_the_apps_first_cached_and_remembered(app, client, path, headers):
+    # 1st: the app renders it (or answers it); 2nd: the render cache; 3rd: the same bytes, remembered
+    want_status, want_headers, want_body = expected(app, path, headers)
+    for _ in range(3):
+        client.send(get(path, headers))
+        status, hdrs, body, raw = client.response()
+        assert (status, without_date(raw), body) == (want_status, want_headers, want_body), path
+        assert hdrs["date"].endswith(" GMT")
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.atom", "/feeds/ministries/molit.rss", "/nope"])
+def test_head_has_the_get_headers_and_no_body(app, client, path):
+    want_status, want_headers, _ = expected(app, path, method="HEAD")
+    for _ in range(3):
+        client.send(get(path, method="HEAD"))
+        status, _, body, raw = client.response(head_request=True)
+        assert (status, without_date(raw), body) == (want_status, want_headers, b"")
+    client.send(get("/healthz"))  # nothing was left on the connection after the HEAD answers
+    assert client.response()[0] == 200
+
+
+def test_conditional_requests(app, client):
+    client.send(get("/feeds/all.atom", {"Accept-Encoding": "gzip"}))
+    _, hdrs, body, _ = client.response()
+    assert hdrs["content-encoding"] == "gzip" and gzip.decompress(body).startswith(b"<?xml")
+    etag, modified = hdrs["etag"], hdrs["last-modified"]
+    cases = [
+        ({"Accept-Encoding": "gzip", "If-None-Match": etag}, 304),
+        ({"accept-encoding": "gzip", "if-none-match": f'"other", {etag}'}, 304),
+        ({"If-None-Match": etag}, 200),  # the plain variant has its own ETag
+        ({"Accept-Encoding": "gzip", "If-Modified-Since": modified}, 304),
+        ({"Accept-Encoding": "gzip", "If-Match": '"other"'}, 412),
+        ({"If-None-Match": "*"}, 304),
+    ]
+    for headers, status in cases:
+        want = expected(app, "/feeds/all.atom", headers)
+        assert want[0] == status
+        for _ in range(2):
+            client.send(get("/feeds/all.atom", headers))
+            got_status, _, body, raw = client.response()
+            assert (got_status, without_date(raw), body) == want, headers
+
+
+def test_pipelined_requests_are_answered_in_order(app, client):
+    paths = ["/feeds/all.atom", "/feeds/all.atom?limit=1", "/healthz", "/nope", "/feeds/all.atom"]
+    client.send(b"".join(get(p) for p in paths))
+    for path in paths:
+        status, _, body, raw = client.response()
+        assert (status, without_date(raw), body) == expected(app, path), path
+
+
+def test_a_request_split_across_reads(app, client):
+    data = get("/feeds/all.json", {"Accept-Encoding": "identity"})
+    for i in range(len(data)):
+        client.send(data[i:i + 1])
+        time.sleep(0.001)
+    status, _, body, _ = client.response()
+    assert status == 200 and json.loads(body)["version"] == "https://jsonfeed.org/version/1.1"
+
+
+def test_connection_close_and_http_1_0(server):
+    port = server[0]
+    for request, stays_open, says in [
+        (get("/healthz", {"Connection": "close"}), False, "close"),
+        (get("/feeds/all.atom", {"Connection": "close"}), False, "close"),
+        (get("/healthz", version="1.0"), False, "close"),
+        (get("/feeds/all.atom", {"Connection": "keep-alive"}, version="1.0"), True, "keep-alive"),
+        (get("/healthz", {"Connection": "keep-alive"}, version="1.0"), True, "keep-alive"),
+    ]:
+        c = Client(port)
+        for _ in range(2):
+            c.send(request)
+            status, hdrs, _, _ = c.response()
+            assert status == 200 and hdrs.get("connection") == says, request
+            if not stays_open:
+                assert c.closed(), request
+                break
+        c.close()
+
+
+@pytest.mark.parametrize("data, status", [
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
+    (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431),
+    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n", 431),
+    (b"POST /feeds/all.atom HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 1_100_000, 413),
+])
+def test_bad_requests_get_an_error_and_the_connection_closes(server, data, status):
+    c = Client(server[0])
+    c.send(get("/healthz") + data)  # the answer before the bad request still goes out first
+    assert c.response()[0] == 200
+    got, hdrs, body, _ = c.response()
+    assert got == status and hdrs["connection"] == "close" and body.startswith(str(status).encode())
+    assert c.closed()
+    c.close()
+
+
+def test_a_body_is_read_and_the_app_decides(app, client):
+    client.send(b"POST /feeds/all.atom HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello" + get("/healthz"))
+    assert client.response()[0] == expected(app, "/feeds/all.atom", method="POST")[0] == 405
+    assert client.response()[0] == 200
+
+
+def test_expect_100_continue(client):
+    client.send(b"POST /feeds/all.atom HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+    assert client.response()[0] == 100
+    client.send(b"abc")
+    assert client.response()[0] == 405
+
+
+def test_an_upgrade_is_answered_as_http_1_1_then_closed(app, client):
+    client.send(get("/feeds/all.atom", {"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAAQAAP__"}))
+    status, _, body, _ = client.response()
+    assert status == 200 and body == expected(app, "/feeds/all.atom")[2]
+    assert client.closed()
+
+
+def test_idle_and_slow_connections_are_closed(app):
+    with running(app, Limits(keepalive=0.2, request_timeout=0.4)) as (port, _):
+        with Client(port) as idle:
+            idle.send(get("/healthz"))
+            assert idle.response()[0] == 200
+            assert idle.closed()  # after keepalive seconds with no request
+        with Client(port) as slow:
+            slow.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            status, hdrs, _, _ = slow.response()
+            assert status == 408 and hdrs["connection"] == "close"
+            assert slow.closed()
+
+
+def test_a_changed_store_is_served_at_once(write_store, store_dict):
+    path = write_store(store_dict)
+    app = create_app({"STORE": str(path), "RELOAD_SECONDS": 0})
+    with running(app) as (port, site):
+        c = Client(port)
+        for _ in range(3):  # rendered, cached, then remembered by its bytes
+            c.send(get("/feeds/all.atom"))
+            _, first, body, _ = c.response()
+        store_dict["articles"][0]["title"] = "A title edited after the first answers"
+        write_store(store_dict)
+        assert app.extensions["feedservice"].live.check()
+        for _ in range(3):
+            c.send(get("/feeds/all.atom"))
+            _, now, new_body, _ = c.response()
+            assert now["etag"] != first["etag"] and b"A title edited after the first answers" in new_body
+        c.close()
+
+
+def test_a_rate_limit_sees_every_request(write_store, store_dict):
+    app = create_app({"STORE": str(write_store(store_dict)), "RELOAD_SECONDS": 0, "RATE_LIMIT": "3/minute"})
+    with running(app) as (port, site):
+        assert site.service is None  # nothing is answered before the limiter
+        c = Client(port)
+        statuses = []
+        for _ in range(5):
+            c.send(get("/feeds/all.atom"))
+            statuses.append(c.response()[0])
+        assert statuses == [200, 200, 200, 429, 429]
+        c.close()
+
+
+def test_remembered_answers_stay_within_their_bounds(app, monkeypatch):
+    monkeypatch.setattr(asyncserver, "MEMO_ANSWERS", 8)
+    with running(app) as (port, site):
+        c = Client(port)
+        for i in range(40):  # every request different: a new User-Agent each time
+            c.send(get("/feeds/all.atom", {"User-Agent": f"reader/{i}"}))
+            assert c.response()[0] == 200
+            assert len(site.polls) <= 8 and len(site.answers) <= 8
+        c.close()
+
+
+def test_the_app_failing_gives_500_and_the_server_goes_on():
+    def broken(environ, start_response):
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("boom")
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"fine"]
+
+    with running(broken) as (port, _):
+        with Client(port) as c:
+            c.send(get("/boom"))
+            assert c.response()[0] == 500 and c.closed()
+        with Client(port) as c:
+            c.send(get("/ok"))
+            status, hdrs, body, _ = c.response()
+            assert (status, hdrs["content-length"], body) == (200, "4", b"fine")  # the length the app left out
+
+
+def test_wsgi_environ():
+    seen = {}
+
+    def app(environ, start_response):
+        seen.update({k: v for k, v in environ.items() if k.isupper()}, body=environ["wsgi.input"].read())
+        start_response("204 No Content", [])
+        return []
+
+    with running(app) as (port, _), Client(port) as c:
+        c.send(b"PUT /a%20b/%E2%82%AC?x=1&y=%20 HTTP/1.1\r\nHost: example.org:8080\r\nX-Twice: 1\r\nX-Twice: 2\r\n"
+               b"Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc")
+        assert c.response()[0] == 204
+    assert seen["REQUEST_METHOD"] == "PUT"
+    assert seen["PATH_INFO"] == "/a b/\u20ac".encode().decode("latin-1")  # PEP 3333: bytes as latin-1
+    assert seen["QUERY_STRING"] == "x=1&y=%20"
+    assert (seen["SERVER_NAME"], seen["HTTP_HOST"], seen["SERVER_PROTOCOL"]) == ("example.org", "example.org:8080", "HTTP/1.1")
+    assert seen["HTTP_X_TWICE"] == "1, 2"
+    assert (seen["CONTENT_TYPE"], seen["CONTENT_LENGTH"], seen["body"]) == ("text/plain", "3", b"abc")
+    assert "HTTP_CONTENT_LENGTH" not in seen and seen["REMOTE_ADDR"] == "127.0.0.1"
+
+
+_names = st.sampled_from(["Accept-Encoding", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
+                          "User-Agent", "Accept"])
+
+
+@st.composite
+def _request_headers(draw, etags):
+    headers = []
+    for name in draw(st.lists(_names, max_size=5)):
+        name = "".join(c.upper() if draw(st.booleans()) else c.lower() for c in name)
+        value = draw(st.sampled_from([
+            *etags, "*", f"{etags[0]}, \"x\"", "gzip", "gzip;q=0", "identity", "br, gzip", "",
+            "Sat, 04 Jan 2025 14:00:00 GMT", "Mon, 01 Jan 2001 00:00:00 GMT", "not a date", "reader/1.0",
+        ]))
+        headers.append((name, value))
+    return headers
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_conditional_headers_get_the_apps_answer(app, server, data):
+    # Case, order, repeats and values as clients send them: the cached and remembered answers are the app's.
+    with Client(server[0]) as c:
+        c.send(get("/feeds/all.atom", {"Accept-Encoding": "gzip"}))
+        etags = [c.response()[1]["etag"]]
+        c.send(get("/feeds/all.atom"))
+        etags.append(c.response()[1]["etag"])
+        headers = data.draw(_request_headers(etags))
+        request = get("/feeds/all.atom")[:-2] + "".join(f"{k}: {v}\r\n" for k, v in headers).encode() + b"\r\n"
+        combined: dict[str, str] = {}
+        for k, v in headers:  # how a server hands repeated headers to the app
+            key = k.title()
+            combined[key] = f"{combined[key]}, {v}" if key in combined else v
+        want = expected(app, "/feeds/all.atom", combined)
+        for _ in range(2):
+            c.send(request)
+            status, _, body, raw = c.response()
+            assert (status, without_date(raw), body) == want, headers
+
+
+def test_the_worker_class_serves_under_gunicorn(tmp_path: Path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    env = dict(os.environ, FEEDSERVICE_STORE=str(BUNDLED_STORE), FEEDSERVICE_RELOAD_SECONDS="0")
+    with (tmp_path / "gunicorn.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-k", "feedservice.asyncserver.Worker", "-w", "1", "-b", f"127.0.0.1:{port}",
+             "--graceful-timeout", "5", "feedservice:create_app()"],
+            env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/feeds/all.atom", timeout=2) as resp:
+                    assert resp.status == 200 and resp.headers["ETag"]
+                    break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "gunicorn.log").read_text()
+                time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
