@@ -328,6 +328,9 @@ def direct_server(name: str, app: str, port: int, tree: Path) -> list[str]:
         return [PY, "-m", "gunicorn", "-w", "2", "-k", "sync", "-b", bind, app]
     if name == "gunicorn-gthread":
         return [PY, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8", "-b", bind, app]
+    if name == "feedservice-worker":  # what `feedservice serve` runs by default (server.py), on any WSGI app
+        return [PY, "-m", "gunicorn", "-w", "2", "-k", "feedservice.asyncserver.Worker", "--threads", "8",
+                "--keep-alive", "5", "--no-control-socket", "-b", bind, app]
     if name.startswith("granian"):
         # "granian" with the settings `feedservice serve` gives it (server.py); "granian-defaults" with none;
         # "granian-rsgi" with serve's settings but granian's own interface (bare callable only)
@@ -342,7 +345,7 @@ def direct_server(name: str, app: str, port: int, tree: Path) -> list[str]:
 
 ROUNDS = 3  # service/nginx pairs per throughput figure
 
-DIRECT = ("gunicorn-sync", "gunicorn-gthread", "granian", "granian-defaults")
+DIRECT = ("gunicorn-sync", "gunicorn-gthread", "granian", "granian-defaults", "feedservice-worker")
 BARE_ONLY = ("granian-rsgi",)  # servers that cannot run the Flask app, measured with the bare callable
 
 
@@ -943,10 +946,13 @@ def write_report(args: argparse.Namespace, results: list[SizeResult], ceiling_ro
         lines += [
             "## Server ceilings (same bytes, same wrk run)",
             "",
-            "Each server with 2 workers and no access log (granian once with the settings `feedservice serve`"
-            " gives it, once with its defaults): the app (wsgi:app: cached hits of /feeds/all.atom, plain and"
-            " gzip, and a 304 for the gzip ETag), nginx serving the same bytes, and a bare WSGI callable"
-            " returning the same bytes, or a 304 (bench/constant_app.py): what the server alone costs.",
+            "Each server with 2 workers and no access log (granian once with the settings `feedservice serve"
+            " --server granian` gives it, once with its defaults; feedservice-worker is what `feedservice serve`"
+            " runs by default): the app (wsgi:app: cached hits of /feeds/all.atom, plain and gzip, and a 304 for"
+            " the gzip ETag), nginx serving the same bytes, and a bare WSGI callable returning the same bytes, or a"
+            " 304 (bench/constant_app.py): what the server alone costs. feedservice-worker answers cached"
+            " documents of the app itself and sends any other WSGI app, the bare callable too, every request"
+            " through its thread pool.",
             "",
             "| server | req/s | ratio to nginx | p50 | p99 | server CPU per request | CPU used by other processes | command |",
             "|---|---|---|---|---|---|---|---|",
