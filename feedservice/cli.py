@@ -63,12 +63,13 @@ def cli(ctx: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="FEEDSERVICE_HOST", help="Address to listen on (FEEDSERVICE_HOST).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="FEEDSERVICE_PORT", help="Port (FEEDSERVICE_PORT).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), envvar="FEEDSERVICE_WORKERS", help="Worker processes (FEEDSERVICE_WORKERS).")
-# 8 threads: a cached answer takes microseconds of Python, and a request that finds every thread busy waits for
-# one (wrk -t2 -c16, 2 workers, 304s: 2 threads 19.9-25.3k/s, 8 threads 25.6-25.7k/s, 32 threads 25.7-31.5k/s);
-# but cold renders hold the GIL, and the soak, a third of its requests cold, ran 305 req/s with 32 threads
-# against 398-583 with 2 and 477 with 8 (bench/soak.py, one run each but 2).
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), envvar="FEEDSERVICE_THREADS", help="Request threads per worker (FEEDSERVICE_THREADS).")
-@click.option("--server", "server_name", default="granian", show_default=True, type=click.Choice(["granian", "gunicorn"]), envvar="FEEDSERVICE_SERVER", help="HTTP server (FEEDSERVICE_SERVER).")
+# 8 threads: under granian, where every request takes a thread, a cached answer that finds them all busy waits
+# (wrk -t2 -c16, 2 workers, 304s: 2 threads 19.9-25.3k/s, 8 threads 25.6-25.7k/s, 32 threads 25.7-31.5k/s), but
+# cold renders hold the GIL, and the soak, a third of its requests cold, ran 305 req/s with 32 threads against
+# 398-583 with 2 and 477 with 8 (bench/soak.py). feedservice's own server answers cached documents without a
+# thread; its threads take only what the cache cannot answer.
+@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256), envvar="FEEDSERVICE_THREADS", help="Threads per worker for requests the cache cannot answer (FEEDSERVICE_THREADS).")
+@click.option("--server", "server_name", default="feedservice", show_default=True, type=click.Choice(["feedservice", "granian", "gunicorn"]), envvar="FEEDSERVICE_SERVER", help="HTTP server: feedservice's own (asyncserver), granian or gunicorn (FEEDSERVICE_SERVER).")
 def serve(store: str | None, host: str, port: int, workers: int, threads: int, server_name: str) -> None:
     """Serve the feeds with the production server."""
     from .live import hand_down

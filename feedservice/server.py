@@ -1,26 +1,29 @@
-"""Runs the app under a production server: granian by default, gunicorn as the documented alternative.
+"""Runs the app under a production server: feedservice's own by default, granian or gunicorn if asked.
 
-Chosen by measurement (bench/CEILINGS.md): a bare WSGI callable returning constant bytes reaches 0.7-1.0x
-nginx's rate for feed-sized answers under granian, whose HTTP handling is native code, and about 0.1-0.2x
-under gunicorn, whose request parsing is Python; granian's own RSGI interface measured slower than its WSGI.
-With our app, cached hits reach 0.68-0.77x nginx and 304s 0.51-0.52x (bench/RESULTS.md, 100,000 articles).
-Workers are forked from the process that checked the store and start from its copy (live.hand_down); each
-keeps its own cache and reload thread. ``kill -HUP`` on a worker asks it to check the store now.
+Chosen by measurement (bench/CEILINGS.md, bench/RESULTS.md). Cached feeds are most of the traffic, and for
+them the server's own cost per request is what is left: granian's WSGI interface, with a bare callable
+returning constant bytes, reached 0.36-0.41x nginx's rate for 304s on the 2-core bench machine, and our app
+under it 0.37-0.46x. ``asyncserver`` answers cached documents on an event loop instead (uvloop, httptools), and
+everything else through the app in a thread pool, under gunicorn's master. Workers are forked from the process
+that checked the store and start from its copy (live.hand_down); each keeps its own cache and reload thread.
+``kill -HUP`` on a worker asks it to check the store now.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-SERVERS = ("granian", "gunicorn")
+SERVERS = ("feedservice", "granian", "gunicorn")
 
 
-def run(host: str, port: int, workers: int, threads: int = 8, server: str = "granian") -> None:
+def run(host: str, port: int, workers: int, threads: int = 8, server: str = "feedservice") -> None:
     """Serves until interrupted."""
     if server == "gunicorn":
         _gunicorn(host, port, workers, threads)
-    else:
+    elif server == "granian":
         _granian(host, port, workers, threads)
+    else:
+        _gunicorn(host, port, workers, threads, worker_class="feedservice.asyncserver.Worker")
 
 
 def _granian(host: str, port: int, workers: int, threads: int) -> None:
@@ -45,16 +48,23 @@ def _granian(host: str, port: int, workers: int, threads: int) -> None:
     ).serve()
 
 
-def _gunicorn(host: str, port: int, workers: int, threads: int) -> None:
+def _gunicorn(host: str, port: int, workers: int, threads: int, worker_class: str = "gthread") -> None:
     from gunicorn.app.base import BaseApplication
+
+    settings: dict[str, Any] = {
+        "bind": f"{host}:{port}", "workers": workers, "worker_class": worker_class, "threads": max(threads, 4),
+        "accesslog": "-", "graceful_timeout": 10,
+        # gunicorn 27's runtime control socket is one path per user: a second service would take it over
+        "control_socket_disable": True,
+    }
+    if worker_class != "gthread":  # feedservice's own worker: no access log (a line a poll), idle connections kept 5 s
+        settings.update(accesslog=None, keepalive=5, threads=threads)
 
     class Gunicorn(BaseApplication):
         def load_config(self) -> None:
-            for key, value in {
-                "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": max(threads, 4),
-                "accesslog": "-", "graceful_timeout": 10,
-            }.items():
-                self.cfg.set(key, value)
+            for key, value in settings.items():
+                if key in self.cfg.settings:  # an older gunicorn lacks some
+                    self.cfg.set(key, value)
 
         def load(self) -> Any:
             from . import create_app

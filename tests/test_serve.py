@@ -44,7 +44,7 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-@pytest.fixture(params=["granian", "gunicorn"])
+@pytest.fixture(params=["feedservice", "granian", "gunicorn"])
 def server(request):
     port = _free_port()
     env = dict(os.environ, FEEDSERVICE_BASE_URL=f"http://127.0.0.1:{port}")
@@ -109,7 +109,7 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find the workers")
-@pytest.mark.parametrize("server_name", ["granian", "gunicorn"])
+@pytest.mark.parametrize("server_name", ["feedservice", "granian", "gunicorn"])
 def test_a_worker_restarted_while_the_store_is_broken_serves_the_last_good_store(tmp_path, server_name):
     """serve hands its store down to the workers it forks: a worker that dies and is restarted while the file
     is broken starts from that store (degraded) instead of failing to start again and again."""
