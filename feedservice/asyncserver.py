@@ -511,6 +511,10 @@ class Connection(asyncio.Protocol):
             "wsgi.run_once": False,
         }
         for name, value in req.headers:
+            if b"_" in name:
+                # X_Forwarded_For would be read as X-Forwarded-For, the client address a trusted proxy appends
+                # (FEEDSERVICE_CLIENT_IP_HEADER): dropped, as gunicorn and nginx drop such names
+                continue
             key = name.decode("latin-1").upper().replace("-", "_")
             if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
                 environ[key] = value.decode("latin-1")
@@ -518,8 +522,9 @@ class Connection(asyncio.Protocol):
             key = "HTTP_" + key
             text = value.decode("latin-1")
             environ[key] = f"{environ[key]}, {text}" if key in environ else text
-        if "HTTP_HOST" in environ:
-            environ["SERVER_NAME"] = environ["HTTP_HOST"].rpartition(":")[0] or environ["HTTP_HOST"]
+        host = environ.get("HTTP_HOST")
+        if host:  # its name without the port: example.org, [::1]
+            environ["SERVER_NAME"] = host if host.endswith("]") or ":" not in host else host.rpartition(":")[0]
         if req.body and "CONTENT_LENGTH" not in environ:
             environ["CONTENT_LENGTH"] = str(self.body_bytes)
         return environ

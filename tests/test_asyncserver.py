@@ -333,7 +333,16 @@ def test_wsgi_environ():
 
     with running(app) as (port, _), Client(port) as c:
         c.send(b"PUT /a%20b/%E2%82%AC?x=1&y=%20 HTTP/1.1\r\nHost: example.org:8080\r\nX-Twice: 1\r\nX-Twice: 2\r\n"
-               b"Content-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc")
+               b"X_Forwarded_For: 203.0.113.9\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc")
+        assert c.response()[0] == 204
+        c.send(b"GET / HTTP/1.1\r\nHost: [::1]\r\n\r\n")
+        assert c.response()[0] == 204
+        assert seen["SERVER_NAME"] == "[::1]"
+        c.send(b"GET / HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n")
+        assert c.response()[0] == 204
+        assert seen["SERVER_NAME"] == "[::1]"
+        c.send(b"PUT /a%20b/%E2%82%AC?x=1&y=%20 HTTP/1.1\r\nHost: example.org:8080\r\nX-Twice: 1\r\nX-Twice: 2\r\n"
+               b"X_Forwarded_For: 203.0.113.9\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc")
         assert c.response()[0] == 204
     assert seen["REQUEST_METHOD"] == "PUT"
     assert seen["PATH_INFO"] == "/a b/\u20ac".encode().decode("latin-1")  # PEP 3333: bytes as latin-1
@@ -342,6 +351,7 @@ def test_wsgi_environ():
     assert seen["HTTP_X_TWICE"] == "1, 2"
     assert (seen["CONTENT_TYPE"], seen["CONTENT_LENGTH"], seen["body"]) == ("text/plain", "3", b"abc")
     assert "HTTP_CONTENT_LENGTH" not in seen and seen["REMOTE_ADDR"] == "127.0.0.1"
+    assert "HTTP_X_FORWARDED_FOR" not in seen  # a name with an underscore is dropped, not read as one with a dash
 
 
 _names = st.sampled_from(["Accept-Encoding", "If-None-Match", "If-Modified-Since", "If-Match", "If-Unmodified-Since",
