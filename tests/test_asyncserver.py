@@ -427,3 +427,44 @@ def test_the_worker_class_serves_under_gunicorn(tmp_path: Path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def test_a_client_that_reads_slowly_gets_every_answer_in_order(app, server):
+    # Far more pipelined answers than the socket buffers hold: the server stops reading until they go out.
+    paths = ["/feeds/all.atom", "/feeds/all.rss", "/feeds/all.atom?limit=2"] * 100
+    with Client(server[0]) as c:
+        c.send(b"".join(get(p) for p in paths))
+        time.sleep(0.5)  # not reading meanwhile
+        for path in paths:
+            status, hdrs, body, _ = c.response()
+            assert status == 200 and hdrs["content-type"] == expected(app, path)[1][0][1], path
+            assert len(body) == int(hdrs["content-length"])
+
+
+def test_stopping_lets_the_answers_under_way_finish():
+    def slow(environ, start_response):
+        time.sleep(0.5)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    site = Site(slow, 2, Limits(), "127.0.0.1", sock.getsockname()[1])
+    loop = asyncio.new_event_loop()
+    stopped = asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve_on([sock], site, stopped, beat_every=0.05),))
+    thread.start()
+    try:
+        with Client(sock.getsockname()[1]) as busy, Client(sock.getsockname()[1]) as idle:
+            busy.send(get("/"))
+            time.sleep(0.1)
+            loop.call_soon_threadsafe(stopped.set)
+            status, hdrs, body, _ = busy.response()
+            assert (status, body, hdrs["connection"]) == (200, b"done", "close")
+            assert busy.closed() and idle.closed()
+    finally:
+        loop.call_soon_threadsafe(stopped.set)
+        thread.join(10)
+        loop.close()
+        sock.close()
