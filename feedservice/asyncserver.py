@@ -220,6 +220,7 @@ class Connection(asyncio.Protocol):
         self.queue: collections.deque[_Request] = collections.deque()
         self.busy = False  # an answer from the app is on its way
         self.paused = False  # the client reads slower than we write
+        self.paused_at = 0.0
         self.reading = True
         self.body_bytes = 0
         self.error = 0  # the status of a limit this request broke
@@ -317,6 +318,7 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused = True
+        self.paused_at = time.monotonic()
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -467,14 +469,30 @@ class Connection(asyncio.Protocol):
         self.next()
 
     def close(self) -> None:
+        """Closes the connection once what was written to it is sent (``check_time`` gives up on a client
+        that does not read it within ``request_timeout``)."""
         if not self.closed:
             self.closed = True
-            self.site.connections.discard(self)
+            self.deadline = time.monotonic() + self.limits.request_timeout
             self.transport.close()  # type: ignore[union-attr]
 
+    def abort(self) -> None:
+        self.closed = True
+        self.transport.abort()  # type: ignore[union-attr]
+
     def check_time(self, now: float) -> None:
-        """Closes this connection if it waited past its deadline: idle, or in the middle of a request (408)."""
-        if self.busy or self.queue or now < self.deadline or self.closed:
+        """Closes this connection if it waited past its deadline: idle, or in the middle of a request (408).
+        Drops it if the client has not read what it was sent for ``request_timeout``: while it asks for more,
+        or after the connection was closed."""
+        if self.paused and now - self.paused_at >= self.limits.request_timeout:
+            self.abort()
+            return
+        if now < self.deadline:
+            return
+        if self.closed:
+            self.abort()
+            return
+        if self.busy or self.queue:
             return
         if self.request is not None:
             self.fail(408)
@@ -616,7 +634,7 @@ async def serve_on(sockets: list[socket.socket], site: Site, stopped: asyncio.Ev
         while site.connections and time.monotonic() < end:
             await asyncio.sleep(0.05)
         for conn in list(site.connections):
-            conn.close()
+            conn.abort()
         site.pool.shutdown(wait=False, cancel_futures=True)
 
 

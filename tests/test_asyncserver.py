@@ -468,3 +468,24 @@ def test_stopping_lets_the_answers_under_way_finish():
         thread.join(10)
         loop.close()
         sock.close()
+
+
+def test_a_client_that_never_reads_is_dropped(app):
+    # Its connection goes idle and is closed, but what was written to it cannot drain: it is dropped, so the
+    # answers waiting for it are freed, rather than kept for as long as the client keeps the socket open.
+    with running(app, Limits(keepalive=0.2, request_timeout=0.5)) as (port, site):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting, so the window stays small
+        sock.settimeout(5)
+        with sock:
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(b"".join(get("/feeds/all.atom") for _ in range(2000)))  # about 23 MB of answers
+            time.sleep(2.5)  # never reading meanwhile
+            whole = 2000 * len(expected(app, "/feeds/all.atom")[2])
+            got = 0
+            try:
+                while chunk := sock.recv(1 << 20):
+                    got += len(chunk)
+            except ConnectionResetError:
+                pass
+            assert got < whole / 2
