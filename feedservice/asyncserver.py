@@ -180,7 +180,8 @@ class Site:
         return made
 
     def sweep(self) -> None:
-        """Closes connections idle past ``keepalive`` or stuck in a request past ``request_timeout``."""
+        """Closes connections idle past ``keepalive`` or stuck in a request past ``request_timeout``, and drops
+        those whose client stopped reading (see ``Connection.check_time``)."""
         now = time.monotonic()
         for conn in list(self.connections):
             conn.check_time(now)
