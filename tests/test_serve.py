@@ -155,3 +155,23 @@ def test_a_worker_restarted_while_the_store_is_broken_serves_the_last_good_store
             assert b'"degraded"' in _get(base + "/healthz")[2]
     finally:
         _stop(proc)
+
+
+@pytest.mark.parametrize("args, env, expected", [
+    ([], {}, ("feedservice", 2)),
+    (["--server", "granian"], {}, ("granian", 8)),
+    (["--server", "gunicorn"], {}, ("gunicorn", 8)),
+    (["--threads", "5"], {}, ("feedservice", 5)),
+    ([], {"FEEDSERVICE_THREADS": "3", "FEEDSERVICE_SERVER": "granian"}, ("granian", 3)),
+])
+def test_serve_threads_default_by_server(runner, monkeypatch, args, env, expected):
+    from feedservice import live, server
+    from feedservice.cli import cli
+
+    seen = {}
+    monkeypatch.setattr(server, "run", lambda **kw: seen.update(kw))
+    monkeypatch.setenv("FEEDSERVICE_STORE", str(BUNDLED_STORE))  # serve sets it for its workers: undone after
+    monkeypatch.setattr(live, "_handed_down", live._handed_down)  # and hands its store down: undone after
+    result = runner.invoke(cli, ["serve", "--store", str(BUNDLED_STORE), *args], env=env)
+    assert result.exit_code == 0, result.output
+    assert (seen["server"], seen["threads"]) == expected
