@@ -329,7 +329,7 @@ def direct_server(name: str, app: str, port: int, tree: Path) -> list[str]:
     if name == "gunicorn-gthread":
         return [PY, "-m", "gunicorn", "-w", "2", "-k", "gthread", "--threads", "8", "-b", bind, app]
     if name == "feedservice-worker":  # what `feedservice serve` runs by default (server.py), on any WSGI app
-        return [PY, "-m", "gunicorn", "-w", "2", "-k", "feedservice.asyncserver.Worker", "--threads", "8",
+        return [PY, "-m", "gunicorn", "-w", "2", "-k", "feedservice.asyncserver.Worker", "--threads", "2",
                 "--keep-alive", "5", "--no-control-socket", "-b", bind, app]
     if name.startswith("granian"):
         # "granian" with the settings `feedservice serve` gives it (server.py); "granian-defaults" with none;
