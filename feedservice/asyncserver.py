@@ -57,20 +57,19 @@ _READ = {
     b"if-unmodified-since": "HTTP_IF_UNMODIFIED_SINCE",
     b"expect": "HTTP_EXPECT",
 }
-_READ_LENGTHS = frozenset(map(len, _READ))
-_READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
-_READ.update({name.upper(): key for name, key in list(_READ.items())})
 # In a poll that came in one read (``Connection.poll``), lowercased: each header it reads, and each that sends
 # it the full way (a body, an upgrade, an expectation). httptools has refused what else could hide a header
 # (a folded line, a space before the colon, a bare LF).
+_POLL_READ = {name: key for name, key in _READ.items() if name != b"expect"}
 _POLL_SCAN = re.compile(
-    rb"\r\n(?:(accept-encoding|if-none-match|if-modified-since|if-match|if-unmodified-since)"
-    rb"|content-length|transfer-encoding|upgrade|expect):"
+    rb"\r\n(?:(" + b"|".join(_POLL_READ) + rb")|content-length|transfer-encoding|upgrade|expect):"
 )
-_POLL_READ = {name: key for name, key in _READ.items() if name.islower()}
+_READ_LENGTHS = frozenset(map(len, _READ))
+_READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
+_READ.update({name.upper(): key for name, key in list(_READ.items())})
 _REASONS = {
     400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error", 503: "Service Unavailable",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error",
 }
 
 
@@ -194,7 +193,7 @@ def _head(status: str, headers: Iterable[tuple[str, str]]) -> bytes:
 
 
 class _Request:
-    __slots__ = ("method", "url", "version", "headers", "read", "body", "keep_alive", "expect")
+    __slots__ = ("method", "url", "version", "headers", "read", "body", "keep_alive")
 
     def __init__(self) -> None:
         self.url = b""
@@ -204,7 +203,6 @@ class _Request:
         self.method = b""
         self.version = "1.1"
         self.keep_alive = True
-        self.expect = False
 
 
 class Connection(asyncio.Protocol):
@@ -358,10 +356,11 @@ class Connection(asyncio.Protocol):
         if len(req.headers) > self.limits.fields:  # type: ignore[union-attr]
             self.error = self.error or 431
         expect = req.read.get("HTTP_EXPECT")  # type: ignore[union-attr]
-        if expect is not None and expect.lower() == b"100-continue" and req.version != "1.0":  # type: ignore[union-attr]
-            req.expect = True  # type: ignore[union-attr]
-            if not self.error and not self.busy and not self.queue:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+        if (
+            expect is not None and expect.lower() == b"100-continue" and req.version != "1.0"  # type: ignore[union-attr]
+            and not self.error and not self.busy and not self.queue
+        ):
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
@@ -649,20 +648,6 @@ class Worker(_GunicornWorker):
         signal.signal(signal.SIGUSR1, self.handle_usr1)  # reopen the log files
 
     def run(self) -> None:
-        loop = new_event_loop()
-        asyncio.set_event_loop(loop)
-        stopped = asyncio.Event()
-        site: Site | None = None
-
-        def stop(quick: bool) -> None:
-            self.alive = False
-            if quick and site is not None:
-                site.graceful_timeout = 0
-            stopped.set()
-
-        loop.add_signal_handler(signal.SIGTERM, stop, False)
-        loop.add_signal_handler(signal.SIGINT, stop, True)
-        loop.add_signal_handler(signal.SIGQUIT, stop, True)
         limits = Limits(
             request_line=self.cfg.limit_request_line, fields=self.cfg.limit_request_fields,
             field_size=self.cfg.limit_request_field_size, keepalive=max(float(self.cfg.keepalive), 1.0),
@@ -670,6 +655,19 @@ class Worker(_GunicornWorker):
         host, port = _address(self.sockets[0].sock) if self.sockets else ("", 0)
         site = Site(self.wsgi, self.cfg.threads, limits, host, port)
         site.graceful_timeout = float(self.cfg.graceful_timeout)
+        loop = new_event_loop()
+        asyncio.set_event_loop(loop)
+        stopped = asyncio.Event()
+
+        def stop(quick: bool) -> None:
+            self.alive = False
+            if quick:
+                site.graceful_timeout = 0
+            stopped.set()
+
+        loop.add_signal_handler(signal.SIGTERM, stop, False)
+        loop.add_signal_handler(signal.SIGINT, stop, True)
+        loop.add_signal_handler(signal.SIGQUIT, stop, True)
         parent = self.ppid
 
         def beat() -> bool:
