@@ -17,6 +17,7 @@ import click
 from . import __version__
 from .config import ConfigError
 from .errors import FeedserviceError, StoreError
+from .server import SERVERS
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +64,10 @@ def cli(ctx: click.Context) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, envvar="FEEDSERVICE_HOST", help="Address to listen on (FEEDSERVICE_HOST).")
 @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535), envvar="FEEDSERVICE_PORT", help="Port (FEEDSERVICE_PORT).")
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64), envvar="FEEDSERVICE_WORKERS", help="Worker processes (FEEDSERVICE_WORKERS).")
-# Threads, by server. granian: 8. Every request takes a thread there, and a cached answer that finds them all busy
-# waits (wrk -t2 -c16, 2 workers, 304s: 2 threads 19.9-25.3k/s, 8 threads 25.6-25.7k/s, 32 threads 25.7-31.5k/s),
-# but cold renders hold the GIL: the soak, a third of its requests cold, ran 305 req/s with 32 threads against
-# 398-583 with 2 and 477 with 8 (bench/soak.py). feedservice's own server: 2. It answers cached documents on its
-# event loop, which competes for the GIL with every thread rendering: with pages rendered alongside, its 304s
-# ran at 18.4-19.0k/s with 2 threads against 11.2-13.0k/s with 8, and the index page at 1,060-1,106/s against
-# 768-986/s with nothing else running (wrk, 2 rounds each, alternating).
 @click.option("--threads", default=None, type=click.IntRange(1, 256), envvar="FEEDSERVICE_THREADS", help="Threads per worker for requests the cache cannot answer: default 2 with feedservice's server, 8 with granian or gunicorn (FEEDSERVICE_THREADS).")
-@click.option("--server", "server_name", default="feedservice", show_default=True, type=click.Choice(["feedservice", "granian", "gunicorn"]), envvar="FEEDSERVICE_SERVER", help="HTTP server: feedservice's own (asyncserver), granian or gunicorn (FEEDSERVICE_SERVER).")
+@click.option("--server", "server_name", default=SERVERS[0], show_default=True, type=click.Choice(SERVERS), envvar="FEEDSERVICE_SERVER", help="HTTP server: feedservice's own (asyncserver), granian or gunicorn (FEEDSERVICE_SERVER).")
 def serve(store: str | None, host: str, port: int, workers: int, threads: int | None, server_name: str) -> None:
     """Serve the feeds with the production server."""
-    if threads is None:
-        threads = 2 if server_name == "feedservice" else 8
     from .live import hand_down
     from .server import run
 

@@ -13,11 +13,22 @@ from __future__ import annotations
 
 from typing import Any
 
-SERVERS = ("feedservice", "granian", "gunicorn")
+SERVERS = ("feedservice", "granian", "gunicorn")  # the first is serve's default
+# Threads per worker when none are asked for. granian and gunicorn: 8. Every request takes a thread there, and a
+# cached answer that finds them all busy waits (granian, wrk -t2 -c16, 2 workers, 304s: 2 threads 19.9-25.3k/s,
+# 8 threads 25.6-25.7k/s, 32 threads 25.7-31.5k/s), but cold renders hold the GIL: the soak, a third of its
+# requests cold, ran 305 req/s with 32 threads against 398-583 with 2 and 477 with 8 (bench/soak.py).
+# feedservice's own server: 2. It answers cached documents on its event loop, which competes for the GIL with
+# every thread rendering: with pages rendered alongside, its 304s ran at 18.4-19.0k/s with 2 threads against
+# 11.2-13.0k/s with 8, and the index page at 1,060-1,106/s against 768-986/s with nothing else running (wrk,
+# 2 rounds each, alternating).
+DEFAULT_THREADS = {"feedservice": 2, "granian": 8, "gunicorn": 8}
 
 
-def run(host: str, port: int, workers: int, threads: int = 8, server: str = "feedservice") -> None:
-    """Serves until interrupted."""
+def run(host: str, port: int, workers: int, threads: int | None = None, server: str = SERVERS[0]) -> None:
+    """Serves until interrupted; ``threads`` None is the server's ``DEFAULT_THREADS``."""
+    if threads is None:
+        threads = DEFAULT_THREADS[server]
     if server == "gunicorn":
         _gunicorn(host, port, workers, threads)
     elif server == "granian":

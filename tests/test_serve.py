@@ -169,7 +169,13 @@ def test_serve_threads_default_by_server(runner, monkeypatch, args, env, expecte
     from feedservice.cli import cli
 
     seen = {}
-    monkeypatch.setattr(server, "run", lambda **kw: seen.update(kw))
+
+    def started(name):
+        return lambda host, port, workers, threads, **kw: seen.update(server=name, threads=threads)
+
+    monkeypatch.setattr(server, "_granian", started("granian"))
+    monkeypatch.setattr(server, "_gunicorn", lambda *a, worker_class="gthread", **kw: started(
+        "gunicorn" if worker_class == "gthread" else "feedservice")(*a))
     monkeypatch.setenv("FEEDSERVICE_STORE", str(BUNDLED_STORE))  # serve sets it for its workers: undone after
     monkeypatch.setattr(live, "_handed_down", live._handed_down)  # and hands its store down: undone after
     result = runner.invoke(cli, ["serve", "--store", str(BUNDLED_STORE), *args], env=env)
