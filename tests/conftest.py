@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import socket
 from pathlib import Path
 from typing import Any, Callable
 
@@ -50,6 +51,13 @@ def make_store_dict(n: int = 3, **portal: Any) -> dict[str, Any]:
             }
         )
     return doc
+
+
+def free_port() -> int:
+    """Returns a loopback port nothing listens on (now)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from feedservice import asyncserver, create_app
 from feedservice.asyncserver import Limits, Site, serve_on
 
-from conftest import BUNDLED_STORE
+from conftest import BUNDLED_STORE, free_port
 
 
 @contextmanager
 def running(app, limits: Limits | None = None, threads: int = 4):
-    """Serves ``app`` on a free loopback port in a thread; yields (port, site)."""
+    """Serves ``app`` on a free loopback port in a thread; yields (port, site, stop: tells the server to stop)."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     sock.listen(64)
@@ -34,7 +34,7 @@ def running(app, limits: Limits | None = None, threads: int = 4):
     thread = threading.Thread(target=loop.run_until_complete, args=(serve_on([sock], site, stopped, beat_every=0.05),))
     thread.start()
     try:
-        yield sock.getsockname()[1], site
+        yield sock.getsockname()[1], site, lambda: loop.call_soon_threadsafe(stopped.set)
     finally:
         loop.call_soon_threadsafe(stopped.set)
         thread.join(10)
@@ -104,7 +104,7 @@ def app():
 
 @pytest.fixture(scope="module")
 def server(app):
-    with running(app) as (port, site):
+    with running(app) as (port, site, _):
         yield port, site
 
 
@@ -252,7 +252,7 @@ def test_an_upgrade_is_answered_as_http_1_1_then_closed(app, client):
 
 
 def test_idle_and_slow_connections_are_closed(app):
-    with running(app, Limits(keepalive=0.2, request_timeout=0.4)) as (port, _):
+    with running(app, Limits(keepalive=0.2, request_timeout=0.4)) as (port, _, _):
         with Client(port) as idle:
             idle.send(get("/healthz"))
             assert idle.response()[0] == 200
@@ -267,7 +267,7 @@ def test_idle_and_slow_connections_are_closed(app):
 def test_a_changed_store_is_served_at_once(write_store, store_dict):
     path = write_store(store_dict)
     app = create_app({"STORE": str(path), "RELOAD_SECONDS": 0})
-    with running(app) as (port, site):
+    with running(app) as (port, site, _):
         c = Client(port)
         for _ in range(3):  # rendered, cached, then remembered by its bytes
             c.send(get("/feeds/all.atom"))
@@ -284,7 +284,7 @@ def test_a_changed_store_is_served_at_once(write_store, store_dict):
 
 def test_a_rate_limit_sees_every_request(write_store, store_dict):
     app = create_app({"STORE": str(write_store(store_dict)), "RELOAD_SECONDS": 0, "RATE_LIMIT": "3/minute"})
-    with running(app) as (port, site):
+    with running(app) as (port, site, _):
         assert site.service is None  # nothing is answered before the limiter
         c = Client(port)
         statuses = []
@@ -297,7 +297,7 @@ def test_a_rate_limit_sees_every_request(write_store, store_dict):
 
 def test_remembered_answers_stay_within_their_bounds(app, monkeypatch):
     monkeypatch.setattr(asyncserver, "MEMO_ANSWERS", 8)
-    with running(app) as (port, site):
+    with running(app) as (port, site, _):
         c = Client(port)
         for i in range(40):  # every request different: a new User-Agent each time
             c.send(get("/feeds/all.atom", {"User-Agent": f"reader/{i}"}))
@@ -313,7 +313,7 @@ def test_the_app_failing_gives_500_and_the_server_goes_on():
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"fine"]
 
-    with running(broken) as (port, _):
+    with running(broken) as (port, _, _):
         with Client(port) as c:
             c.send(get("/boom"))
             assert c.response()[0] == 500 and c.closed()
@@ -331,7 +331,7 @@ def test_wsgi_environ():
         start_response("204 No Content", [])
         return []
 
-    with running(app) as (port, _), Client(port) as c:
+    with running(app) as (port, _, _), Client(port) as c:
         c.send(b"PUT /a%20b/%E2%82%AC?x=1&y=%20 HTTP/1.1\r\nHost: example.org:8080\r\nX-Twice: 1\r\nX-Twice: 2\r\n"
                b"X_Forwarded_For: 203.0.113.9\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nabc")
         assert c.response()[0] == 204
@@ -400,10 +400,7 @@ def test_the_worker_class_serves_under_gunicorn(tmp_path: Path):
     import sys
     import urllib.request
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
+    port = free_port()
     env = dict(os.environ, FEEDSERVICE_STORE=str(BUNDLED_STORE), FEEDSERVICE_RELOAD_SECONDS="0")
     with (tmp_path / "gunicorn.log").open("wb") as log:
         proc = subprocess.Popen(
@@ -447,33 +444,19 @@ def test_stopping_lets_the_answers_under_way_finish():
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"done"]
 
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-    site = Site(slow, 2, Limits(), "127.0.0.1", sock.getsockname()[1])
-    loop = asyncio.new_event_loop()
-    stopped = asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(serve_on([sock], site, stopped, beat_every=0.05),))
-    thread.start()
-    try:
-        with Client(sock.getsockname()[1]) as busy, Client(sock.getsockname()[1]) as idle:
-            busy.send(get("/"))
-            time.sleep(0.1)
-            loop.call_soon_threadsafe(stopped.set)
-            status, hdrs, body, _ = busy.response()
-            assert (status, body, hdrs["connection"]) == (200, b"done", "close")
-            assert busy.closed() and idle.closed()
-    finally:
-        loop.call_soon_threadsafe(stopped.set)
-        thread.join(10)
-        loop.close()
-        sock.close()
+    with running(slow, threads=2) as (port, _, stop), Client(port) as busy, Client(port) as idle:
+        busy.send(get("/"))
+        time.sleep(0.1)
+        stop()
+        status, hdrs, body, _ = busy.response()
+        assert (status, body, hdrs["connection"]) == (200, b"done", "close")
+        assert busy.closed() and idle.closed()
 
 
 def test_a_client_that_never_reads_is_dropped(app):
     # Its connection goes idle and is closed, but what was written to it cannot drain: it is dropped, so the
     # answers waiting for it are freed, rather than kept for as long as the client keeps the socket open.
-    with running(app, Limits(keepalive=0.2, request_timeout=0.5)) as (port, site):
+    with running(app, Limits(keepalive=0.2, request_timeout=0.5)) as (port, site, _):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connecting, so the window stays small
         sock.settimeout(5)

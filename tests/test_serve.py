@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,15 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUNDLED_STORE
+from conftest import BUNDLED_STORE, free_port
 
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _get(url: str, headers: dict | None = None):
@@ -46,7 +39,7 @@ def _stop(proc: subprocess.Popen) -> None:
 
 @pytest.fixture(params=["feedservice", "granian", "gunicorn"])
 def server(request):
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, FEEDSERVICE_BASE_URL=f"http://127.0.0.1:{port}")
     proc = subprocess.Popen(
         [str(BIN / "feedservice"), "serve", "--store", str(BUNDLED_STORE), "--port", str(port), "--server", request.param],
@@ -88,7 +81,7 @@ def test_serve_refuses_a_broken_store(write_store, store_dict, runner):
     from feedservice.cli import cli
 
     store_dict["articles"][0]["published"] = "soon"
-    result = runner.invoke(cli, ["serve", "--store", str(write_store(store_dict)), "--port", str(_free_port())])
+    result = runner.invoke(cli, ["serve", "--store", str(write_store(store_dict)), "--port", str(free_port())])
     assert result.exit_code == 1
     assert "published: 'soon' is not an RFC 3339 date" in result.output and "Traceback" not in result.output
 
@@ -115,7 +108,7 @@ def test_a_worker_restarted_while_the_store_is_broken_serves_the_last_good_store
     is broken starts from that store (degraded) instead of failing to start again and again."""
     store = tmp_path / "articles.json"
     store.write_bytes(BUNDLED_STORE.read_bytes())
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, FEEDSERVICE_BASE_URL=f"http://127.0.0.1:{port}", FEEDSERVICE_RELOAD_SECONDS="0.5")
     proc = subprocess.Popen(
         [str(BIN / "feedservice"), "serve", "--store", str(store), "--port", str(port), "--workers", "2",

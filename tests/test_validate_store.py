@@ -7,7 +7,6 @@ import copy
 import datetime as dt
 import json
 import re
-import socket
 import threading
 from typing import Callable
 
@@ -18,7 +17,7 @@ from feedservice import create_app, validate_store
 from feedservice.cli import cli
 from feedservice.validate import ERROR, Report
 from feedservice.validate_http import AppFetcher, Response
-from conftest import BUNDLED_STORE, make_store_dict
+from conftest import BUNDLED_STORE, free_port, make_store_dict
 
 
 def test_bundled_store_validates_in_process(runner):
@@ -211,10 +210,7 @@ def test_running_server_with_another_store_is_reported(runner, server, write_sto
 
 
 def test_refused_connection_and_unreadable_store_exit_2(runner, tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    refused = runner.invoke(cli, ["validate", "--url", f"http://127.0.0.1:{port}", "--store", str(BUNDLED_STORE)])
+    refused = runner.invoke(cli, ["validate", "--url", f"http://127.0.0.1:{free_port()}", "--store", str(BUNDLED_STORE)])
     assert refused.exit_code == 2
     assert "cannot fetch" in refused.output
     missing = runner.invoke(cli, ["validate", "--store", str(tmp_path / "nope.json")])
