@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import attrgetter, methodcaller
 from typing import Any, Callable
 
@@ -112,16 +113,20 @@ def dates_reader(tz: dt.tzinfo) -> Callable[[list[str]], list[dt.datetime] | Non
     convert, to_zone, zone_of = msgspec.convert, methodcaller("astimezone", tz), attrgetter("tzinfo")
 
     def dates(values: list[str]) -> list[dt.datetime] | None:
-        if own is None or not values or not set(map(len, values)) <= {10, 20, 25}:
+        lengths = set(map(len, values)) if own is not None and values else {0}
+        if not lengths <= {10, 20, 25}:
             return None
-        stamps = [v if len(v) != 10 else v + midnight for v in values]
+        stamps = [v if len(v) != 10 else v + midnight for v in values] if 10 in lengths else values
         try:
             out = convert(stamps, list[dt.datetime])
         except msgspec.ValidationError:
             return None
-        if None in map(zone_of, out) or min(stamps)[:4] < lowest or max(stamps)[:4] > highest:
+        zones = set(map(zone_of, out))
+        if None in zones or min(stamps)[:4] < lowest or max(stamps)[:4] > highest:
             return None  # a time without an offset, or a year out of range (each starts with 4 digits)
-        return list(map(to_zone, out))
+        # Times written with the zone's own offset are already its wall time: msgspec gives them one fixed-offset
+        # tzinfo equal to ``tz`` (the same offset; a fixed-offset zone has no other name), kept as it is.
+        return out if zones == {tz} else list(map(to_zone, out))
 
     return dates
 
@@ -140,6 +145,22 @@ def slug_lister(known: dict[str, Any], renamed: dict[str, str]) -> Callable[[tup
         return False
 
     return slugs
+
+
+def slug_lists_checker(known: dict[str, Any], renamed: dict[str, str]) -> Callable[[list[tuple]], bool]:
+    """Returns ``sound(keys)``: True if ``slugs(key)`` (see ``slug_lister``) would accept every tuple of
+    ``keys``, checked together with the loops in C; False if it would refuse any (``slugs`` then finds which).
+    An accepted list is its own shared tuple: its items are exactly the slugs ``slugs`` would give."""
+    names = known.keys()
+
+    def sound(keys: list[tuple]) -> bool:
+        given = set(chain.from_iterable(keys))
+        return (
+            all(keys) and names >= given and given.isdisjoint(renamed)
+            and list(map(len, map(set, keys))) == list(map(len, keys))  # no slug twice in a list
+        )
+
+    return sound
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import Annotated, Any, Callable, Iterator
 import msgspec
 from msgspec import Meta, Struct
 
-from .loader_fast import PLAIN_URL_RE, Context, date_reader, dates_reader, slug_lister
+from .loader_fast import PLAIN_URL_RE, Context, date_reader, dates_reader, slug_lister, slug_lists_checker
 from .loader_json import MAX_SAFE_INT, Elements
 from .store import Article, Correction, Withdrawal
 
@@ -128,6 +128,7 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
     xml_bad = XML_FORBIDDEN_RE.search
     date, dates = date_reader(tz), dates_reader(tz)
     m_slugs, t_slugs = slug_lister(ctx.ministries, ctx.m_renamed), slug_lister(ctx.topics, ctx.t_renamed)
+    m_sound, t_sound = slug_lists_checker(ctx.ministries, ctx.m_renamed), slug_lists_checker(ctx.topics, ctx.t_renamed)
     m_lists: dict[tuple, tuple[str, ...] | bool] = {}  # slug list -> the shared tuple (False: refused)
     t_lists: dict[tuple, tuple[str, ...] | bool] = {}
     pairs: dict[tuple, tuple] = {}  # (key, value) of a source -> the shared pair
@@ -183,8 +184,8 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
         updated = [next(later_in_turn) if has else p for has, p in zip(has_updated, published)]
         if not all(map(le, published, updated)):
             return None
-        art_ministries = slug_column(list(map(_ministries, structs)), m_lists, m_slugs)
-        art_topics = slug_column(list(map(_topics, structs)), t_lists, t_slugs)
+        art_ministries = slug_column(list(map(_ministries, structs)), m_lists, m_slugs, m_sound)
+        art_topics = slug_column(list(map(_topics, structs)), t_lists, t_slugs, t_sound)
         if art_ministries is None or art_topics is None:
             return None
         urls = list(map(_url, structs))
@@ -222,14 +223,17 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
         return out, strings
 
     def slug_column(
-        lists: list[tuple[str, ...]], known: dict[tuple, tuple[str, ...] | bool], slugs: Callable
+        lists: list[tuple[str, ...]], known: dict[tuple, tuple[str, ...] | bool], slugs: Callable,
+        sound: Callable[[list[tuple]], bool],
     ) -> list[tuple[str, ...]] | None:
-        """The shared slug tuple of each list (see ``slug_lister``), or None if any is refused."""
+        """The shared slug tuple of each list (see ``slug_lister``), or None if any is refused. Lists not seen
+        before (most of them in the first chunks of a first load) are checked all at once (``sound``), each
+        becoming its own shared tuple; only if that fails are they checked one by one, to find which."""
         out = list(map(known.get, lists))
-        if None in out:  # lists not seen before (most of them in the first chunks of a first load)
-            for k in list(compress(range(len(out)), map(is_, out, repeat(None)))):
-                key = lists[k]
-                out[k] = known.setdefault(key, slugs(key))
+        if None in out:
+            new = list(dict.fromkeys(compress(lists, map(is_, out, repeat(None)))))
+            known.update(zip(new, new) if sound(new) else zip(new, map(slugs, new)))
+            out = list(map(known.__getitem__, lists))
         return out if all(out) else None  # type: ignore[return-value]
 
     def source_count(value: Any) -> int:
@@ -244,8 +248,19 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
         flat = list(chain.from_iterable(map(dict.items, given)))
         texts = list(map(type, map(_second, flat))).count(str)
         shared = iter(list(map(pairs.setdefault, flat, flat)))
-        tuples = iter(list(map(tuple, map(islice, repeat(shared), map(len, given)))))
-        return [next(tuples) if h else () for h in has], len(given) + len(flat) + texts
+        sizes = set(map(len, given))
+        size = sizes.pop() if len(sizes) == 1 else 0
+        if size:  # every source has as many pairs (the usual case): zip takes them that many at a time
+            tuples = iter(list(zip(*[shared] * size)))
+        else:
+            tuples = iter(list(map(tuple, map(islice, repeat(shared), map(len, given)))))
+        # The next tuple where there is a source, else (): [no source, source][has] is the iterator to take from.
+        # There are exactly as many tuples as sources, so map never meets a StopIteration (which would end the
+        # list early without a word): the length check makes sure.
+        out = list(map(next, map([repeat(()), tuples].__getitem__, has)))
+        if len(out) != len(values):
+            raise AssertionError("source_column lost a source")
+        return out, len(given) + len(flat) + texts
 
     def build(structs: list[_Article | None], check_text: list[bool] | bool) -> tuple[list[Article | None], int]:
         if check_text is False and structs and None not in structs:

@@ -50,7 +50,8 @@ def test_dates_read_in_bulk_are_those_read_one_by_one(zone):
         if bulk is not None:  # bulk may refuse more, never accept more or differ
             accepted += 1
             assert one is not None and repr(bulk[0]) == repr(one), value
-            assert bulk[0].tzinfo is zone
+            # the zone's own offset (msgspec's tzinfo for it is equal to the zone, not always the same object)
+            assert bulk[0].tzinfo == zone and bulk[0].utcoffset() == one.utcoffset()
     assert accepted > 1000
 
 
@@ -153,6 +154,45 @@ def test_an_article_the_columns_refuse_is_refused_one_by_one(field, value):
     assert build.columns(structs) is None  # the columns refuse the chunk; build then tells which one
     built, _ = build(structs, False)
     assert [k for k, a in enumerate(built) if a is None] == [17]
+
+
+@pytest.mark.parametrize("case", ["twice", "former", "unknown", "empty"])
+def test_a_slug_list_the_bulk_check_refuses_is_found_one_by_one(case):
+    doc = _generated(30)
+    doc["ministries"][0]["formerly"] = [{"slug": "mltm", "name": "Former ministry", "until": "2013-03-23"}]
+    store = loader.parse_store(_lines(doc))
+    build = _builder(store)
+    first = doc["ministries"][0]["slug"]
+    doc["articles"][17]["ministries"] = {
+        "twice": [first, first], "former": ["mltm"], "unknown": [first, "nowhere"], "empty": [],
+    }[case]
+    structs = [msgspec.json.decode(json.dumps(a), type=loader_typed._Article) for a in doc["articles"]]
+    assert build.columns(structs) is None
+    built, _ = build(structs, False)
+    assert [k for k, a in enumerate(built) if a is None] == [17]
+
+
+@pytest.mark.parametrize("sources", [
+    [{"newsletter": 58, "date": "2025-01-02"}] * 3,  # all of one size: taken two at a time
+    [{"newsletter": 58}, {"newsletter": 58, "page": "3"}, None],  # sizes differ
+    [{}, {}, None],  # empty objects: no pairs at all
+    [None, None, None],
+])
+def test_sources_built_a_column_at_a_time_are_those_built_one_by_one(sources):
+    doc = _generated(12)
+    for art in doc["articles"]:
+        art.pop("source", None)
+    for k, source in zip((2, 5, 9), sources):
+        if source is not None:
+            doc["articles"][k]["source"] = source
+    store = loader.parse_store(_lines(doc))
+    build = _builder(store)
+    structs = [msgspec.json.decode(json.dumps(a), type=loader_typed._Article) for a in doc["articles"]]
+    by_columns, n_columns = build.columns(structs)
+    one_by_one, n_each = build.each(structs, False)
+    assert by_columns == one_by_one and n_columns == n_each
+    assert [a.source for a in by_columns] == [store.article(a["id"]).source for a in doc["articles"]]
+    assert [a.source for a in by_columns][2] == tuple((sources[0] or {}).items())
 
 
 @pytest.mark.parametrize("field, value", [
