@@ -94,6 +94,15 @@ def _one(text: Any) -> _Article | None:
         return None
 
 
+def _as_list(chunk: list) -> bytes:
+    """The JSON list of the texts in ``chunk`` (not empty), copied once: the brackets go on the first and last
+    text (b"[%s]" % b",".join(chunk) copied it twice, and took three times as long)."""
+    ends = list(chunk)
+    ends[0] = b"[" + ends[0]
+    ends[-1] = bytes(ends[-1]) + b"]"
+    return b",".join(ends)
+
+
 def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[_Article | None]]]:
     """Yields (a slice of ``ks``, the Structs of those elements of ``elements``, None for each msgspec
     refuses), a chunk at a time.
@@ -107,7 +116,7 @@ def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[
         part = slice(at, at + CHUNK)
         chunk = list(map(texts.__getitem__, ks[part]))
         try:
-            yield part, _LIST.decode(b"[%s]" % b",".join(chunk))
+            yield part, _LIST.decode(_as_list(chunk))
         except _REFUSED:
             yield part, list(map(_one, chunk))
 
