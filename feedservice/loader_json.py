@@ -23,16 +23,15 @@ that with the strings of the objects it got: a key given twice is a string the o
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sys
 from dataclasses import dataclass
-from operator import methodcaller
 from typing import Any
 
 import msgspec
 import orjson
+from xxhash import xxh3_128_digest
 
 from .errors import StoreError
 
@@ -171,9 +170,13 @@ class Elements:
     only when asked for.
 
     msgspec reads the list once without building its elements, keeping each one's exact text (``texts``, views
-    of ``raw``; ElementRefused if the list is not JSON). ``keys()`` are the SHA-256 digests of those texts: an
-    element whose key was seen in an earlier load came from the very same text, which was read as one value
-    then, so the loader may keep what it built from it instead. ``read(k)`` reads element k with orjson, and
+    of ``raw``; ElementRefused if the list is not JSON). ``keys()`` are the 128-bit XXH3 digests of those texts:
+    an element whose key was seen in an earlier load came from the very same text, which was read as one value
+    then, so the loader may keep what it built from it instead. XXH3 is not a cryptographic hash, but two texts
+    share a 128-bit digest by chance with odds far below any hardware fault's, and it is 7 times as fast as
+    SHA-256 here (20 against 140 ms for 100,000 articles: hashlib's cost is mostly per call). Someone who set
+    out to make two articles collide could only make the service keep an article's earlier text, which they
+    could as well have left in the file. ``read(k)`` reads element k with orjson, and
     ``loader_typed`` reads them into typed Structs; ``strings`` counts the JSON strings in the text of the
     elements read either way (see ``read_fast``), ``suspects`` whether their text may hold what the text
     checks refuse.
@@ -189,8 +192,8 @@ class Elements:
             raise ElementRefused from None
 
     def keys(self) -> list[bytes]:
-        """Returns each element's key (computed in C, about 1 us an element)."""
-        return list(map(methodcaller("digest"), map(hashlib.sha256, self.texts)))
+        """Returns each element's key (computed in C, about 0.2 us an element)."""
+        return list(map(xxh3_128_digest, self.texts))
 
     def read(self, k: int) -> tuple[Any, bool]:
         """Returns (element k, whether its text may hold what the text checks refuse: ``text_suspect``)."""
