@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import chain, compress, islice, repeat
-from operator import attrgetter, is_, is_not, itemgetter, le, or_
+from operator import attrgetter, is_, is_not, itemgetter, le, not_, or_
 from typing import Annotated, Any, Callable, Iterator
 
 import msgspec
@@ -189,8 +189,12 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
         later = dates(list(compress(given, has_updated))) if any(has_updated) else []
         if published is None or later is None:
             return None
-        later_in_turn = iter(later)
-        updated = [next(later_in_turn) if has else p for has, p in zip(has_updated, published)]
+        # updated where it is given, else published: [published of those without, those given][has] is the
+        # iterator to take the next one from (see source_column)
+        unchanged = compress(published, map(not_, has_updated))
+        updated = list(map(next, map([unchanged, iter(later)].__getitem__, has_updated)))
+        if len(updated) != len(published):
+            raise AssertionError("columns lost a date")  # as many of each as asked for: cannot happen
         if not all(map(le, published, updated)):
             return None
         art_ministries = slug_column(list(map(_ministries, structs)), m_lists, m_slugs, m_sound)
