@@ -124,9 +124,11 @@ def dates_reader(tz: dt.tzinfo) -> Callable[[list[str]], list[dt.datetime] | Non
         zones = set(map(zone_of, out))
         if None in zones or min(stamps)[:4] < lowest or max(stamps)[:4] > highest:
             return None  # a time without an offset, or a year out of range (each starts with 4 digits)
-        # Times written with the zone's own offset are already its wall time: msgspec gives them one fixed-offset
-        # tzinfo equal to ``tz`` (the same offset; a fixed-offset zone has no other name), kept as it is.
-        return out if zones == {tz} else list(map(to_zone, out))
+        # Times written with the zone's own offset are already its wall time: msgspec gives them a fixed-offset
+        # tzinfo equal to ``tz``, kept as it is when it also has tz's name (the loader's zones have none).
+        if zones == {tz} and all(zone.tzname(None) == tz.tzname(None) for zone in zones):
+            return out
+        return list(map(to_zone, out))
 
     return dates
 
