@@ -634,15 +634,29 @@ def bench_size(n: int, args: argparse.Namespace, supported: list[str]) -> SizeRe
     return res
 
 
+LOAD_ROUNDS = 3  # new processes measuring the first read, per gated store size
+
+
 def _phase_load(n, args, supported, store, res, busy, state) -> None:
     """Store load time and resident memory per worker, in a subprocess that builds the app as a worker does."""
-    log(f"{n:,}: load probe")
     scale = max(1.0, n / 100_000)
-    load, busy["load probe"] = quietly("load probe", lambda: run_probe(
-        LOAD_PROBE, [str(store), str(MAX_STORE_BYTES), "2"], args.tree, timeout=300 * scale))
+    # One first read varies by a third from run to run on a shared machine: the gated sizes take the median of
+    # LOAD_ROUNDS new processes, and the report lists every one.
+    rounds = LOAD_ROUNDS if n < BIG else 1
+    runs, shares = [], []
+    for k in range(rounds):
+        log(f"{n:,}: load probe, {k + 1} of {rounds}")
+        run, share = quietly("load probe", lambda: run_probe(
+            LOAD_PROBE, [str(store), str(MAX_STORE_BYTES), "2"], args.tree, timeout=300 * scale))
+        runs.append(run)
+        shares.append(share)
+    load = sorted(runs, key=lambda r: r["start_s"])[len(runs) // 2]
+    busy["load probe"] = max(shares)
     state["withdrawn"] = load["withdrawn"]
-    res.add("store load, first read of the file (create_app in a new process; serve does it once)",
-            secs(load["start_s"]), "<= 1 s", load["start_s"] <= 1)
+    each = f" (each: {', '.join(secs(r['start_s']) for r in runs)})" if rounds > 1 else ""
+    res.add(f"store load, first read of the file (create_app in a new process; serve does it once)"
+            f"{f', median of {rounds}' if rounds > 1 else ''}",
+            secs(load["start_s"]) + each, "<= 1 s", load["start_s"] <= 1)
     if load.get("forked_s") is not None:
         res.add("worker start under serve (create_app in a worker forked from serve, store handed down)",
                 secs(load["forked_s"]), "<= 1 s", load["forked_s"] <= 1)
