@@ -193,7 +193,10 @@ def _head(status: str, headers: Iterable[tuple[str, str]]) -> bytes:
 
 
 class _Request:
-    __slots__ = ("method", "url", "version", "headers", "read", "body", "keep_alive")
+    __slots__ = (
+        "method", "url", "version", "headers", "read", "body", "keep_alive", "headers_done", "hosts", "framed",
+        "trailers", "head_bytes", "expect",
+    )
 
     def __init__(self) -> None:
         self.url = b""
@@ -203,6 +206,12 @@ class _Request:
         self.method = b""
         self.version = "1.1"
         self.keep_alive = True
+        self.headers_done = False  # fields after this are trailers
+        self.hosts = 0  # Host header lines
+        self.framed = False  # a Transfer-Encoding header came
+        self.trailers = 0
+        self.head_bytes = 0  # bytes read while its header section was still coming
+        self.expect = False  # a 100 Continue is owed once the answers before it are out
 
 
 class Connection(asyncio.Protocol):
@@ -212,6 +221,8 @@ class Connection(asyncio.Protocol):
         self.site = site
         self.limits = site.limits
         self.field_size = site.limits.field_size
+        limits = site.limits
+        self.max_head = limits.request_line + limits.fields * (limits.field_size + 4) + 4  # a whole header section
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.light = _Light()
@@ -241,6 +252,16 @@ class Connection(asyncio.Protocol):
         self.closed = True
         self.site.connections.discard(self)
         self.queue.clear()
+
+    def eof_received(self) -> bool:
+        """The client half-closed: it sends nothing more. The requests it sent are still answered, then the
+        connection closes (RFC 9112 section 9.6); a request cut short is dropped. True keeps the transport open
+        for writing."""
+        self.parser = _Refused()  # type: ignore[assignment]
+        self.request = None
+        self.close_after = True
+        self.next()
+        return True
 
     def data_received(self, data: bytes) -> None:
         site = self.site
@@ -275,6 +296,14 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserError:
             self.fail(400)
             return
+        req = self.request
+        if req is not None and not req.headers_done:
+            # httptools keeps a header line until it ends, so the limits on fields come too late for one that
+            # never does: the bytes read while a header section is coming are capped too (counting all of a read
+            # in which it began, so up to one read more than the section itself).
+            req.head_bytes += len(data)
+            if req.head_bytes > self.max_head:
+                self.error = self.error or 431
         if self.error:
             self.fail(self.error)
 
@@ -287,9 +316,11 @@ class Connection(asyncio.Protocol):
         A body, an upgrade, an expectation, one of the headers read given twice, HTTP/1.0 or a document that is
         not cached go the full way. An answer made here is remembered by ``data`` (``Site.polls``).
         """
+        if len(data) > MEMO_POLL_BYTES or len(data) > self.field_size or data.count(b"\r\n") - 2 > self.limits.fields:
+            return False  # the full parser applies the limits
         head = data.lower()
         found = _POLL_SCAN.findall(head)
-        if not all(found) or len(set(found)) != len(found):
+        if not all(found) or len(set(found)) != len(found) or head.count(b"\r\nhost:") != 1:
             return False
         light = self.light
         light.done = False
@@ -337,30 +368,51 @@ class Connection(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         req = self.request
-        req.headers.append((name, value))  # type: ignore[union-attr]
         if len(name) + len(value) > self.field_size:
             self.error = self.error or 431
+        if req.headers_done:  # type: ignore[union-attr]
+            # A trailer field, after a chunked body: never merged into the headers (RFC 9110 section 6.5.1), so
+            # it cannot pose as a header a proxy vouched for, or make a conditional request. Dropped; counted.
+            req.trailers += 1  # type: ignore[union-attr]
+            if req.trailers > self.limits.fields:  # type: ignore[union-attr]
+                self.error = self.error or 431
+            return
+        value = value.rstrip(b" \t")  # whitespace around a value is not part of it (RFC 9112 section 5)
+        req.headers.append((name, value))  # type: ignore[union-attr]
         key = _READ.get(name)
         if key is None and len(name) in _READ_LENGTHS:
             key = _READ.get(name.lower())
         if key is not None:
             read = req.read  # type: ignore[union-attr]
             read[key] = read[key] + b", " + value if key in read else value
+        elif len(name) == 4:
+            if name.lower() == b"host":
+                req.hosts += 1  # type: ignore[union-attr]
+        elif len(name) == 17 and name.lower() == b"transfer-encoding":
+            req.framed = True  # type: ignore[union-attr]
 
     def on_headers_complete(self) -> None:
         req = self.request
         parser = self.parser
+        req.headers_done = True  # type: ignore[union-attr]
         req.method = parser.get_method()  # type: ignore[union-attr]
         req.version = parser.get_http_version()  # type: ignore[union-attr]
         req.keep_alive = parser.should_keep_alive()  # type: ignore[union-attr]
         if len(req.headers) > self.limits.fields:  # type: ignore[union-attr]
             self.error = self.error or 431
+        # RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any with two, is answered 400.
+        if req.hosts > 1 or (req.hosts == 0 and req.version != "1.0"):  # type: ignore[union-attr]
+            self.error = self.error or 400
+        if (req.framed and req.version == "1.0") or parser.should_upgrade():  # type: ignore[union-attr]
+            # RFC 9112 section 6.1: HTTP/1.0 with Transfer-Encoding is faulty framing; and what follows an
+            # upgrade is not HTTP/1.1 (see data_received). Either way the connection closes after the answer.
+            req.keep_alive = False  # type: ignore[union-attr]
         expect = req.read.get("HTTP_EXPECT")  # type: ignore[union-attr]
-        if (
-            expect is not None and expect.lower() == b"100-continue" and req.version != "1.0"  # type: ignore[union-attr]
-            and not self.error and not self.busy and not self.queue
-        ):
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+        if expect is not None and expect.lower() == b"100-continue" and req.version != "1.0" and not self.error:  # type: ignore[union-attr]
+            if self.busy or self.queue:
+                req.expect = True  # type: ignore[union-attr]  # once the answers before it are out (see next)
+            else:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
 
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
@@ -407,12 +459,12 @@ class Connection(asyncio.Protocol):
             return
         try:
             status, headers, body = future.result()
+            head = _head(status, headers)  # a header value that is not Latin-1 fails here
         except Exception:
             log.exception("%s %s: the app failed", req.method.decode("latin-1"), req.url.decode("latin-1"))
             self.queue.clear()  # the 500 answers this request; the connection closes after it
             self.fail(500)
             return
-        head = _head(status, headers)
         code = status[:3]
         if (
             req.method != b"HEAD" and code[:1] != "1" and code not in ("204", "304")
@@ -424,9 +476,11 @@ class Connection(asyncio.Protocol):
 
     def send(self, head: bytes, body: bytes, keep_alive: bool, http_1_0: bool = False) -> None:
         """Writes one answer: ``head`` (status and header lines), Date, and ``body``; closes after it unless
-        ``keep_alive`` (an HTTP/1.0 client is told when the connection stays open)."""
-        self.deadline = time.monotonic() + self.limits.keepalive
-        keep_alive = keep_alive and not self.site.closing
+        ``keep_alive`` (an HTTP/1.0 client is told when the connection stays open). The last answer before the
+        connection closes (``close_after``: an upgrade, or a client that half-closed) says Connection: close."""
+        if self.request is None:  # a request on its way keeps its own deadline (request_timeout)
+            self.deadline = time.monotonic() + self.limits.keepalive
+        keep_alive = keep_alive and not self.site.closing and not (self.close_after and not self.queue)
         date = self.site.date.header()
         transport = self.transport
         if keep_alive:
@@ -445,6 +499,10 @@ class Connection(asyncio.Protocol):
                 self.transport.resume_reading()  # type: ignore[union-attr]
                 self.reading = True
             return
+        req = self.request
+        if req is not None and req.expect and not self.pending_error:  # its turn has come: ask for the body
+            req.expect = False
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
         if self.pending_error:
             status = self.pending_error
             body = f"{status} {_REASONS.get(status, '')}\n".encode()
@@ -543,8 +601,8 @@ class Connection(asyncio.Protocol):
         host = environ.get("HTTP_HOST")
         if host:  # its name without the port: example.org, [::1]
             environ["SERVER_NAME"] = host if host.endswith("]") or ":" not in host else host.rpartition(":")[0]
-        if req.body and "CONTENT_LENGTH" not in environ:
-            environ["CONTENT_LENGTH"] = str(self.body_bytes)
+        if req.body and "CONTENT_LENGTH" not in environ:  # a chunked body: its length as read
+            environ["CONTENT_LENGTH"] = str(sum(map(len, req.body)))
         return environ
 
 

@@ -213,22 +213,120 @@ def test_connection_close_and_http_1_0(server):
         c.close()
 
 
-@pytest.mark.parametrize("data, status", [
+BAD_REQUESTS = [
     (b"GARBAGE\r\n\r\n", 400),
     (b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n", 400),
     (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
-    (b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431),
-    (b"GET / HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n", 431),
+    (b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n", 431),
+    (b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(101)) + b"\r\n", 431),
     (b"POST /feeds/all.atom HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n" + b"x" * 1_100_000, 413),
-])
-def test_bad_requests_get_an_error_and_the_connection_closes(server, data, status):
+    # RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any request with two
+    (b"GET /feeds/all.atom HTTP/1.1\r\n\r\n", 400),
+    (b"GET /healthz HTTP/1.1\r\n\r\n", 400),
+    (b"GET /feeds/all.atom HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n", 400),
+    (b"GET /feeds/all.atom HTTP/1.0\r\nHost: a.example\r\nhost: b.example\r\n\r\n", 400),
+]
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["pipelined", "alone"])
+@pytest.mark.parametrize("data, status", BAD_REQUESTS)
+def test_bad_requests_get_an_error_and_the_connection_closes(server, data, status, alone):
     c = Client(server[0])
-    c.send(get("/healthz") + data)  # the answer before the bad request still goes out first
+    c.send(get("/feeds/all.atom"))  # cached now: a request alone in one read is then taken by the poll path
     assert c.response()[0] == 200
+    if alone:
+        c.send(data)
+    else:
+        c.send(get("/healthz") + data)  # the answer before the bad request still goes out first
+        assert c.response()[0] == 200
     got, hdrs, body, _ = c.response()
     assert got == status and hdrs["connection"] == "close" and body.startswith(str(status).encode())
     assert c.closed()
     c.close()
+
+
+def test_a_header_line_that_never_ends_is_refused_before_it_grows(server):
+    with Client(server[0]) as c:
+        c.send(b"GET / HTTP/1.1\r\nHost: x\r\nX-Endless: ")
+        sent = 0
+        try:
+            for _ in range(64):  # 64 MB, where the whole header section may take about 0.8 MB
+                c.send(b"a" * (1 << 20))
+                sent += 1 << 20
+        except OSError:  # refused: the server closed while we were still sending
+            pass
+        assert sent < 8 << 20
+        status, hdrs, _, _ = c.response()
+        assert status == 431 and hdrs["connection"] == "close"
+
+
+def test_trailers_are_not_headers(app, server):
+    # RFC 9110 section 6.5.1: a trailer after a chunked body must not pose as a header (here a conditional one)
+    etag = expected(app, "/feeds/all.atom")[1]
+    etag = dict(etag)["ETag"].encode()
+    with Client(server[0]) as c:
+        c.send(b"GET /feeds/all.atom HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"0\r\nIf-None-Match: " + etag + b"\r\nX-Forwarded-For: 10.9.9.9\r\n\r\n")
+        assert c.response()[0] == 200
+
+
+@pytest.mark.parametrize("alone", [False, True], ids=["pipelined", "alone"])
+def test_whitespace_after_a_value_is_not_part_of_it(server, alone):
+    # RFC 9112 section 5: the same conditional request gets the same answer whichever path reads it
+    request = get("/feeds/all.atom", {"If-None-Match": "* \t"})  # any current representation: 304
+    with Client(server[0]) as c:
+        c.send(get("/feeds/all.atom"))
+        assert c.response()[0] == 200
+        c.send(request if alone else get("/healthz") + request)
+        if not alone:
+            assert c.response()[0] == 200
+        assert c.response()[0] == 304
+
+
+def _echo(environ, start_response):
+    """A WSGI app answering with what it was given: a few environ keys and the body."""
+    if environ["PATH_INFO"] == "/slow":
+        time.sleep(0.3)
+    keys = ("PATH_INFO", "CONTENT_LENGTH", "HTTP_X_FORWARDED_FOR", "HTTP_X_SPACE")
+    seen = {k: environ.get(k) for k in keys}
+    seen["body"] = environ["wsgi.input"].read().decode("latin-1")
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(seen).encode()]
+
+
+def test_a_queued_body_reaches_the_app_whole_and_trailers_do_not():
+    with running(_echo) as (port, _, _), Client(port) as c:
+        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"  # the next two wait their turn behind it
+               b"POST /echo HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 198.51.100.7\r\nX-Space: a \t\r\n"
+               b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Forwarded-For: 10.9.9.9\r\n\r\n"
+               b"POST /other HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
+        answers = [json.loads(c.response()[2]) for _ in range(3)]
+    assert answers[1] == {
+        "PATH_INFO": "/echo", "CONTENT_LENGTH": "5", "HTTP_X_FORWARDED_FOR": "198.51.100.7", "HTTP_X_SPACE": "a",
+        "body": "hello",
+    }
+    assert answers[2]["body"] == "ab" and answers[2]["CONTENT_LENGTH"] == "2"
+
+
+def test_http_1_0_with_transfer_encoding_closes_after_its_answer(server):
+    # RFC 9112 section 6.1: faulty framing, whatever Connection says
+    with Client(server[0]) as c:
+        c.send(b"POST /x HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"0\r\n\r\n" + get("/healthz", {"Connection": "keep-alive"}, version="1.0"))
+        status, hdrs, _, _ = c.response()
+        assert status == 404 and hdrs["connection"] == "close"
+        assert c.closed()
+
+
+@pytest.mark.parametrize("path", ["/feeds/all.atom", "/healthz", "/feeds/all.atom?limit=1"])
+def test_a_client_that_half_closes_still_gets_its_answers(server, path):
+    with Client(server[0]) as c:
+        c.send(get("/feeds/all.atom"))
+        assert c.response()[0] == 200
+        c.send(get("/healthz") + get(path))  # one answered by the app, then a cached one or another
+        c.sock.shutdown(socket.SHUT_WR)  # what `nc -N` does once it has sent its request
+        assert [c.response()[0] for _ in range(2)] == [200, 200]
+        assert c.closed()
 
 
 def test_a_body_is_read_and_the_app_decides(app, client):
@@ -244,10 +342,33 @@ def test_expect_100_continue(client):
     assert client.response()[0] == 405
 
 
+def test_expect_100_continue_waits_for_its_turn_and_the_request_for_its_timeout():
+    with running(_echo, Limits(keepalive=0.2, request_timeout=10)) as (port, _, _), Client(port) as c:
+        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"PUT /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        assert [c.response()[0] for _ in range(2)] == [200, 100]  # its 100 once the answer before it is out
+        time.sleep(0.5)  # past keepalive: a request on its way has request_timeout, not the idle timeout
+        c.send(b"hello")
+        status, _, body, _ = c.response()
+        assert status == 200 and json.loads(body)["body"] == "hello"
+
+
+def test_an_answer_that_cannot_be_written_is_a_500_and_the_connection_closes():
+    def app(environ, start_response):
+        start_response("200 OK", [("X-Name", "\u20ac" if environ["PATH_INFO"] == "/bad" else "fine")])
+        return [b"ok"]
+
+    with running(app) as (port, _, _), Client(port) as c:
+        c.send(get("/bad") + get("/fine"))
+        status, hdrs, _, _ = c.response()
+        assert status == 500 and hdrs["connection"] == "close"
+        assert c.closed()
+
+
 def test_an_upgrade_is_answered_as_http_1_1_then_closed(app, client):
     client.send(get("/feeds/all.atom", {"Connection": "Upgrade, HTTP2-Settings", "Upgrade": "h2c", "HTTP2-Settings": "AAMAAABkAAQAAP__"}))
-    status, _, body, _ = client.response()
-    assert status == 200 and body == expected(app, "/feeds/all.atom")[2]
+    status, hdrs, body, _ = client.response()
+    assert status == 200 and body == expected(app, "/feeds/all.atom")[2] and hdrs["connection"] == "close"
     assert client.closed()
 
 
