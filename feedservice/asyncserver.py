@@ -69,7 +69,7 @@ _READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name,
 _READ.update({name.upper(): key for name, key in list(_READ.items())})
 _REASONS = {
     400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
-    431: "Request Header Fields Too Large", 500: "Internal Server Error",
+    431: "Request Header Fields Too Large", 500: "Internal Server Error", 505: "HTTP Version Not Supported",
 }
 
 
@@ -93,6 +93,7 @@ class _Date:
 MEMO_ANSWERS = 1024
 MEMO_BYTES = 16 * 1024 * 1024
 MEMO_POLL_BYTES = 4096  # a longer request is answered, not remembered by its bytes
+LINGER = 5.0  # seconds a connection closed after an error keeps reading, and dropping, what the client sends
 
 
 class Limits:
@@ -195,7 +196,7 @@ def _head(status: str, headers: Iterable[tuple[str, str]]) -> bytes:
 class _Request:
     __slots__ = (
         "method", "url", "version", "headers", "read", "body", "keep_alive", "headers_done", "hosts", "framed",
-        "trailers", "head_bytes", "expect",
+        "trailers", "head_bytes", "expect", "length",
     )
 
     def __init__(self) -> None:
@@ -212,6 +213,7 @@ class _Request:
         self.trailers = 0
         self.head_bytes = 0  # bytes read while its header section was still coming
         self.expect = False  # a 100 Continue is owed once the answers before it are out
+        self.length = 0  # its Content-Length (httptools has refused one that is not a number, or two that differ)
 
 
 class Connection(asyncio.Protocol):
@@ -257,6 +259,9 @@ class Connection(asyncio.Protocol):
         """The client half-closed: it sends nothing more. The requests it sent are still answered, then the
         connection closes (RFC 9112 section 9.6); a request cut short is dropped. True keeps the transport open
         for writing."""
+        if self.closed:  # the end of a lingering close (see close)
+            self.transport.close()  # type: ignore[union-attr]
+            return False
         self.parser = _Refused()  # type: ignore[assignment]
         self.request = None
         self.close_after = True
@@ -390,6 +395,8 @@ class Connection(asyncio.Protocol):
                 req.hosts += 1  # type: ignore[union-attr]
         elif len(name) == 17 and name.lower() == b"transfer-encoding":
             req.framed = True  # type: ignore[union-attr]
+        elif len(name) == 14 and name.lower() == b"content-length" and value.isdigit():
+            req.length = int(value)  # type: ignore[union-attr]
 
     def on_headers_complete(self) -> None:
         req = self.request
@@ -403,6 +410,10 @@ class Connection(asyncio.Protocol):
         # RFC 9112 section 3.2: an HTTP/1.1 request without Host, or any with two, is answered 400.
         if req.hosts > 1 or (req.hosts == 0 and req.version != "1.0"):  # type: ignore[union-attr]
             self.error = self.error or 400
+        if req.version not in ("1.0", "1.1"):  # type: ignore[union-attr]  # llhttp reads "HTTP/2.0" too
+            self.error = self.error or 505
+        if req.length > self.limits.max_body:  # type: ignore[union-attr]  # refused before its body is read
+            self.error = self.error or 413
         if (req.framed and req.version == "1.0") or parser.should_upgrade():  # type: ignore[union-attr]
             # RFC 9112 section 6.1: HTTP/1.0 with Transfer-Encoding is faulty framing; and what follows an
             # upgrade is not HTTP/1.1 (see data_received). Either way the connection closes after the answer.
@@ -528,11 +539,22 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         """Closes the connection once what was written to it is sent (``check_time`` gives up on a client
-        that does not read it within ``request_timeout``)."""
+        that does not read it within ``request_timeout``).
+
+        After an error the client may still be sending what was refused (a body over the limit, requests
+        pipelined behind a bad one). Closing then would answer that data with a reset, which can destroy the
+        error answer before the client reads it; so the connection closes in stages (RFC 9112 section 9.6):
+        our side first, then the rest is read and dropped until the client closes, for LINGER seconds at most.
+        """
         if not self.closed:
             self.closed = True
             self.deadline = time.monotonic() + self.limits.request_timeout
-            self.transport.close()  # type: ignore[union-attr]
+            transport = self.transport
+            if self.pending_error and transport.can_write_eof():  # type: ignore[union-attr]
+                transport.write_eof()  # type: ignore[union-attr]
+                self.deadline = time.monotonic() + LINGER  # then check_time drops it
+                return
+            transport.close()  # type: ignore[union-attr]
 
     def abort(self) -> None:
         self.closed = True
@@ -560,10 +582,14 @@ class Connection(asyncio.Protocol):
     def environ(self, req: _Request) -> dict[str, Any]:
         """Returns the WSGI environ of ``req`` (PEP 3333)."""
         url = req.url
+        authority = None
         if url[:1] != b"/":  # the absolute form, http://host/path?query, or * (OPTIONS)
             try:
                 parsed = httptools.parse_url(url)
                 path, query = parsed.path or b"/", parsed.query or b""
+                if parsed.host:  # RFC 9112 section 3.2.2: then the target's host, not the Host header
+                    name = b"[%s]" % parsed.host if b":" in parsed.host else parsed.host  # an IPv6 address
+                    authority = name + (b":%d" % parsed.port if parsed.port else b"")
             except httptools.HttpParserInvalidURLError:
                 path, query = url, b""
         else:
@@ -598,6 +624,8 @@ class Connection(asyncio.Protocol):
             key = "HTTP_" + key
             text = value.decode("latin-1")
             environ[key] = f"{environ[key]}, {text}" if key in environ else text
+        if authority is not None:
+            environ["HTTP_HOST"] = authority.decode("latin-1")
         host = environ.get("HTTP_HOST")
         if host:  # its name without the port: example.org, [::1]
             environ["SERVER_NAME"] = host if host.endswith("]") or ":" not in host else host.rpartition(":")[0]
