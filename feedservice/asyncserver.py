@@ -65,6 +65,9 @@ _POLL_SCAN = re.compile(
     rb"\r\n(?:(" + b"|".join(_POLL_READ) + rb")|content-length|transfer-encoding|upgrade|expect):"
 )
 _READ_LENGTHS = frozenset(map(len, _READ))
+# A Host value (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an IP literal in brackets, or a name of the
+# characters a reg-name allows (an IPv4 address is one), then an optional port.
+_HOST_RE = re.compile(rb"(?:\[[0-9A-Za-z:.%_~-]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 _READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
 _READ.update({name.upper(): key for name, key in list(_READ.items())})
 _REASONS = {
@@ -188,9 +191,14 @@ class Site:
 
 
 def _head(status: str, headers: Iterable[tuple[str, str]]) -> bytes:
+    """The status line and header lines; ValueError if a name or value holds CR, LF or NUL (RFC 9110 section
+    5.5: they would end the line, and the rest would be read as headers or a body of our own)."""
     lines = [f"HTTP/1.1 {status}\r\n"]
     lines += [f"{name}: {value}\r\n" for name, value in headers]
-    return "".join(lines).encode("latin-1")
+    text = "".join(lines)
+    if text.count("\n") != len(lines) or text.count("\r") != len(lines) or "\0" in text:
+        raise ValueError(f"a header would break the answer's framing: {text!r}")
+    return text.encode("latin-1")
 
 
 class _Request:
@@ -240,6 +248,8 @@ class Connection(asyncio.Protocol):
         self.close_after = False  # close once the answers under way are out
         self.deadline = 0.0
         self.closed = False
+        self.eof = False  # the client half-closed
+        self.linger_until = 0.0  # closed after an error: reading and dropping until then (see close)
         self.peer: tuple = ("", 0)
 
     # -- asyncio.Protocol ------------------------------------------------------------------------------------
@@ -259,6 +269,7 @@ class Connection(asyncio.Protocol):
         """The client half-closed: it sends nothing more. The requests it sent are still answered, then the
         connection closes (RFC 9112 section 9.6); a request cut short is dropped. True keeps the transport open
         for writing."""
+        self.eof = True
         if self.closed:  # the end of a lingering close (see close)
             self.transport.close()  # type: ignore[union-attr]
             return False
@@ -270,6 +281,7 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         site = self.site
+        coming = self.request  # a request this read continues, if any
         if site.service is not None and self.request is None and not (
             self.busy or self.queue or self.paused or self.closed or self.pending_error or self.close_after
         ):  # between requests, with nothing waiting to go out first
@@ -290,6 +302,9 @@ class Connection(asyncio.Protocol):
             # closes, since what follows it is not HTTP/1.1.
             self.parser = _Refused()  # type: ignore[assignment]
             self.close_after = True
+            if self.error:  # a bad request that also asks for an upgrade (or a CONNECT) gets its error
+                self.fail(self.error)
+                return
             if self.request is not None:
                 self.on_message_complete()
             self.next()
@@ -302,10 +317,10 @@ class Connection(asyncio.Protocol):
             self.fail(400)
             return
         req = self.request
-        if req is not None and not req.headers_done:
+        if req is not None and req is coming and not req.headers_done:
             # httptools keeps a header line until it ends, so the limits on fields come too late for one that
-            # never does: the bytes read while a header section is coming are capped too (counting all of a read
-            # in which it began, so up to one read more than the section itself).
+            # never does: the bytes of each read that neither began nor ended the header section (all of them
+            # are in it) are capped too. The read it began in is not counted: at most one read more.
             req.head_bytes += len(data)
             if req.head_bytes > self.max_head:
                 self.error = self.error or 431
@@ -326,6 +341,9 @@ class Connection(asyncio.Protocol):
         head = data.lower()
         found = _POLL_SCAN.findall(head)
         if not all(found) or len(set(found)) != len(found) or head.count(b"\r\nhost:") != 1:
+            return False
+        at = head.index(b"\r\nhost:") + 7
+        if not _HOST_RE.fullmatch(data[at:data.index(b"\r\n", at)].strip(b" \t")):
             return False
         light = self.light
         light.done = False
@@ -392,7 +410,8 @@ class Connection(asyncio.Protocol):
             read[key] = read[key] + b", " + value if key in read else value
         elif len(name) == 4:
             if name.lower() == b"host":
-                req.hosts += 1  # type: ignore[union-attr]
+                # RFC 9112 section 3.2: a second Host, or one that is not a host and port, is a 400
+                req.hosts += 1 if _HOST_RE.fullmatch(value) else 2  # type: ignore[union-attr]
         elif len(name) == 17 and name.lower() == b"transfer-encoding":
             req.framed = True  # type: ignore[union-attr]
         elif len(name) == 14 and name.lower() == b"content-length" and value.isdigit():
@@ -419,7 +438,10 @@ class Connection(asyncio.Protocol):
             # upgrade is not HTTP/1.1 (see data_received). Either way the connection closes after the answer.
             req.keep_alive = False  # type: ignore[union-attr]
         expect = req.read.get("HTTP_EXPECT")  # type: ignore[union-attr]
-        if expect is not None and expect.lower() == b"100-continue" and req.version != "1.0" and not self.error:  # type: ignore[union-attr]
+        if (
+            expect is not None and b"100-continue" in map(bytes.strip, expect.lower().split(b","))  # a list
+            and req.version != "1.0" and not self.error  # type: ignore[union-attr]
+        ):
             if self.busy or self.queue:
                 req.expect = True  # type: ignore[union-attr]  # once the answers before it are out (see next)
             else:
@@ -491,7 +513,9 @@ class Connection(asyncio.Protocol):
         connection closes (``close_after``: an upgrade, or a client that half-closed) says Connection: close."""
         if self.request is None:  # a request on its way keeps its own deadline (request_timeout)
             self.deadline = time.monotonic() + self.limits.keepalive
-        keep_alive = keep_alive and not self.site.closing and not (self.close_after and not self.queue)
+        keep_alive = keep_alive and not self.site.closing and not (
+            self.close_after and not self.queue and not self.pending_error  # else the error is the last answer
+        )
         date = self.site.date.header()
         transport = self.transport
         if keep_alive:
@@ -513,6 +537,7 @@ class Connection(asyncio.Protocol):
         req = self.request
         if req is not None and req.expect and not self.pending_error:  # its turn has come: ask for the body
             req.expect = False
+            self.deadline = time.monotonic() + self.limits.request_timeout  # the body has that long from now
             self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
         if self.pending_error:
             status = self.pending_error
@@ -548,11 +573,15 @@ class Connection(asyncio.Protocol):
         """
         if not self.closed:
             self.closed = True
-            self.deadline = time.monotonic() + self.limits.request_timeout
+            now = time.monotonic()
+            self.deadline = now + self.limits.request_timeout  # for the client to read what it was sent
             transport = self.transport
-            if self.pending_error and transport.can_write_eof():  # type: ignore[union-attr]
+            if self.pending_error and not self.eof and transport.can_write_eof():  # type: ignore[union-attr]
                 transport.write_eof()  # type: ignore[union-attr]
-                self.deadline = time.monotonic() + LINGER  # then check_time drops it
+                self.linger_until = now + LINGER  # then check_time closes it, once all it was sent has left
+                if not self.reading:
+                    transport.resume_reading()  # type: ignore[union-attr]
+                    self.reading = True
                 return
             transport.close()  # type: ignore[union-attr]
 
@@ -566,6 +595,10 @@ class Connection(asyncio.Protocol):
         or after the connection was closed."""
         if self.paused and now - self.paused_at >= self.limits.request_timeout:
             self.abort()
+            return
+        if self.linger_until and now >= self.linger_until and not self.transport.get_write_buffer_size():  # type: ignore[union-attr]
+            self.linger_until = 0.0  # lingered long enough, and everything before has left: close for good
+            self.transport.close()  # type: ignore[union-attr]
             return
         if now < self.deadline:
             return
@@ -719,6 +752,7 @@ async def serve_on(sockets: list[socket.socket], site: Site, stopped: asyncio.Ev
         end = time.monotonic() + site.graceful_timeout
         while site.connections and time.monotonic() < end:
             await asyncio.sleep(0.05)
+            site.sweep()
         for conn in list(site.connections):
             conn.abort()
         site.pool.shutdown(wait=False, cancel_futures=True)

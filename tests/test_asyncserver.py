@@ -229,6 +229,12 @@ BAD_REQUESTS = [
     (b"GET /healthz HTTP/1.1\r\n\r\n", 400),
     (b"GET /feeds/all.atom HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\n\r\n", 400),
     (b"GET /feeds/all.atom HTTP/1.0\r\nHost: a.example\r\nhost: b.example\r\n\r\n", 400),
+    (b"GET /feeds/all.atom HTTP/1.1\r\nHost: a b\r\n\r\n", 400),  # nor one that is not a host and port
+    (b"GET /feeds/all.atom HTTP/1.1\r\nHost: x@evil.example\r\n\r\n", 400),
+    (b"GET /feeds/all.atom HTTP/1.1\r\nHost: a:b:c\r\n\r\n", 400),
+    # a bad request that also asks for an upgrade, or a CONNECT (llhttp reads both as upgrades), gets its error
+    (b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n", 400),
+    (b"CONNECT a:443 HTTP/1.1\r\n\r\n", 400),
 ]
 
 
@@ -271,6 +277,66 @@ def test_a_refused_body_is_read_and_dropped_so_the_answer_is_not_lost(server):
         status, hdrs, _, _ = c.response()
         assert status == 413 and hdrs["connection"] == "close"
         assert c.closed()
+
+
+def _ok(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"ok"]
+
+
+def test_a_refused_body_is_read_and_dropped_even_after_reading_paused():
+    # more than 16 requests queued pause reading; the lingering close must read again, or the client's body
+    # fills the buffers and ends in a reset
+    with running(_ok) as (port, _, _), Client(port) as c:
+        c.sock.settimeout(15)
+        c.send(get("/x") * 20 + b"PUT /x HTTP/1.1\r\nHost: x\r\nContent-Length: 16777216\r\n\r\n")
+        c.send(b"x" * (16 << 20))
+        assert [c.response()[0] for _ in range(21)] == [200] * 20 + [413]
+
+
+def test_a_lingering_close_ends_and_does_not_cut_what_went_before(monkeypatch):
+    monkeypatch.setattr(asyncserver, "LINGER", 0.3)
+    big = b"x" * (8 << 20)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [big]
+
+    with running(app) as (port, site, stop), Client(port) as c:
+        c.send(get("/big") + b"GET /bad HTTP/1.1\r\n\r\n")  # the second has no Host: 400
+        time.sleep(1)  # past LINGER before reading anything
+        status, _, body, _ = c.response()
+        assert status == 200 and body == big
+        assert c.response()[0] == 400 and c.closed()
+    with running(_ok) as (port, site, stop), Client(port) as c:
+        c.send(b"GET /bad HTTP/1.1\r\n\r\n")
+        assert c.response()[0] == 400
+        stop()  # with the client still connected: the worker stops once the lingering close ends
+        deadline = time.monotonic() + 3
+        while site.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not site.connections
+
+
+def test_a_pending_error_is_the_last_answer_even_after_a_half_close():
+    with running(_echo) as (port, _, _), Client(port) as c:
+        c.send(get("/slow") + b"GET /bad HTTP/1.1\r\n\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        status, hdrs, _, _ = c.response()
+        assert status == 200 and "connection" not in hdrs
+        status, hdrs, _, _ = c.response()
+        assert status == 400 and hdrs["connection"] == "close"
+        assert c.closed()
+
+
+def test_a_header_section_split_over_reads_is_not_charged_for_what_came_before_it():
+    one = b"GET /x HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 1000 + b"\r\n\r\n"
+    # a whole header section may take 200 + 5 * 1104 + 4 bytes here; ten requests come first in the same read
+    with running(_ok, Limits(request_line=200, fields=5, field_size=1100)) as (port, _, _), Client(port) as c:
+        c.send(one * 10 + b"GET /last HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.3)
+        c.send(b"\r\n")
+        assert [c.response()[0] for _ in range(11)] == [200] * 11
 
 
 def test_trailers_are_not_headers(app, server):
@@ -355,6 +421,24 @@ def test_expect_100_continue(client):
     assert client.response()[0] == 405
 
 
+def test_expect_100_continue_given_twice_is_one_expectation(client):
+    client.send(b"POST /feeds/all.atom HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nExpect: 100-continue\r\n"
+                b"Content-Length: 3\r\n\r\n")
+    assert client.response()[0] == 100  # RFC 9110 section 10.1.1: Expect is a list
+    client.send(b"abc")
+    assert client.response()[0] == 405
+
+
+def test_the_body_has_request_timeout_from_its_100_continue():
+    with running(_echo, Limits(request_timeout=0.5)) as (port, _, _), Client(port) as c:
+        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"  # /slow takes 0.3 s; the sweep runs every 0.05 s
+               b"PUT /up HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        assert [c.response()[0] for _ in range(2)] == [200, 100]
+        time.sleep(0.3)  # 0.6 s after the PUT began, 0.3 s after its 100
+        c.send(b"hello")
+        assert c.response()[0] == 200
+
+
 def test_expect_100_continue_waits_for_its_turn_and_the_request_for_its_timeout():
     with running(_echo, Limits(keepalive=0.2, request_timeout=10)) as (port, _, _), Client(port) as c:
         c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -366,9 +450,14 @@ def test_expect_100_continue_waits_for_its_turn_and_the_request_for_its_timeout(
         assert status == 200 and json.loads(body)["body"] == "hello"
 
 
-def test_an_answer_that_cannot_be_written_is_a_500_and_the_connection_closes():
+@pytest.mark.parametrize("header", [
+    ("X-Name", "\u20ac"),  # not Latin-1
+    ("Location", "/a\r\nSet-Cookie: session=stolen"),  # RFC 9110 section 5.5: would add a header of its own
+    ("X-Name", "a\nb"), ("X-Name", "a\rb"), ("X-Na\r\nme", "a"), ("X-Name", "a\0b"),
+])
+def test_an_answer_that_cannot_be_written_is_a_500_and_the_connection_closes(header):
     def app(environ, start_response):
-        start_response("200 OK", [("X-Name", "\u20ac" if environ["PATH_INFO"] == "/bad" else "fine")])
+        start_response("200 OK", [header if environ["PATH_INFO"] == "/bad" else ("X-Name", "fine")])
         return [b"ok"]
 
     with running(app) as (port, _, _), Client(port) as c:
