@@ -31,12 +31,19 @@ import os
 import re
 import signal
 import socket
+import struct
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import formatdate
 from typing import Any, Callable, Iterable
 from urllib.parse import unquote_to_bytes
+
+try:  # for _kernel_unsent (Unix)
+    import fcntl
+    import termios
+except ImportError:  # pragma: no cover
+    pass
 
 import httptools
 from gunicorn.workers.base import Worker as _GunicornWorker
@@ -70,6 +77,7 @@ _READ_LENGTHS = frozenset(map(len, _READ))
 _HOST_RE = re.compile(rb"(?:\[[0-9A-Za-z:.%_~-]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)(?::[0-9]*)?")
 _READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
 _READ.update({name.upper(): key for name, key in list(_READ.items())})
+_CLOSE = b"Connection: close\r\n\r\n"
 _REASONS = {
     400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 505: "HTTP Version Not Supported",
@@ -204,7 +212,7 @@ def _head(status: str, headers: Iterable[tuple[str, str]]) -> bytes:
 class _Request:
     __slots__ = (
         "method", "url", "version", "headers", "read", "body", "keep_alive", "headers_done", "hosts", "framed",
-        "trailers", "head_bytes", "expect", "length",
+        "trailers", "head_bytes", "expect", "length", "upgrade_body",
     )
 
     def __init__(self) -> None:
@@ -222,6 +230,7 @@ class _Request:
         self.head_bytes = 0  # bytes read while its header section was still coming
         self.expect = False  # a 100 Continue is owed once the answers before it are out
         self.length = 0  # its Content-Length (httptools has refused one that is not a number, or two that differ)
+        self.upgrade_body = 0  # an upgrade with a body: 1 until httptools skips the body, then 2 (_UpgradeBody)
 
 
 class Connection(asyncio.Protocol):
@@ -240,7 +249,10 @@ class Connection(asyncio.Protocol):
         self.queue: collections.deque[_Request] = collections.deque()
         self.busy = False  # an answer from the app is on its way
         self.paused = False  # the client reads slower than we write
-        self.paused_at = 0.0
+        self.written = 0  # bytes of answers written to the transport
+        self.unsent = 0  # of which waiting to go out at the last sweep
+        self.sent = 0  # and gone out by then
+        self.progress_at = 0.0  # when the client last read some
         self.reading = True
         self.body_bytes = 0
         self.error = 0  # the status of a limit this request broke
@@ -282,6 +294,7 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         site = self.site
         coming = self.request  # a request this read continues, if any
+        body_before = self.body_bytes
         if site.service is not None and self.request is None and not (
             self.busy or self.queue or self.paused or self.closed or self.pending_error or self.close_after
         ):  # between requests, with nothing waiting to go out first
@@ -297,13 +310,19 @@ class Connection(asyncio.Protocol):
                 return
         try:
             self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
+        except httptools.HttpParserUpgrade as upgrade:
             # An Upgrade (h2c, websocket) is not taken: the request is answered as HTTP/1.1, then the connection
             # closes, since what follows it is not HTTP/1.1.
             self.parser = _Refused()  # type: ignore[assignment]
             self.close_after = True
             if self.error:  # a bad request that also asks for an upgrade (or a CONNECT) gets its error
                 self.fail(self.error)
+                return
+            if self.request is not None and self.request.upgrade_body == 2:
+                # RFC 9110 section 7.8: an upgrade not taken is an HTTP/1.1 request, body and all
+                self.parser = _UpgradeBody(self, self.request)  # type: ignore[assignment]
+                offset = upgrade.args[0] if upgrade.args and isinstance(upgrade.args[0], int) else len(data)
+                self.data_received(data[offset:])
                 return
             if self.request is not None:
                 self.on_message_complete()
@@ -317,12 +336,13 @@ class Connection(asyncio.Protocol):
             self.fail(400)
             return
         req = self.request
-        if req is not None and req is coming and not req.headers_done:
-            # httptools keeps a header line until it ends, so the limits on fields come too late for one that
-            # never does: the bytes of each read that neither began nor ended the header section (all of them
-            # are in it) are capped too. The read it began in is not counted: at most one read more.
-            req.head_bytes += len(data)
-            if req.head_bytes > self.max_head:
+        if req is not None and req is coming:
+            # httptools keeps a header or trailer line until it ends, so the limits on fields come too late for
+            # one that never does: the bytes that are not body, in each read that continues a request and does
+            # not end it, are capped: a header section's worth while the headers come, twice that with chunk
+            # lines and trailers. The read a request began in is not counted: at most one read more.
+            req.head_bytes += len(data) - (self.body_bytes - body_before)
+            if req.head_bytes > (self.max_head if not req.headers_done else 2 * self.max_head):
                 self.error = self.error or 431
         if self.error:
             self.fail(self.error)
@@ -371,7 +391,6 @@ class Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused = True
-        self.paused_at = time.monotonic()
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -433,10 +452,13 @@ class Connection(asyncio.Protocol):
             self.error = self.error or 505
         if req.length > self.limits.max_body:  # type: ignore[union-attr]  # refused before its body is read
             self.error = self.error or 413
-        if (req.framed and req.version == "1.0") or parser.should_upgrade():  # type: ignore[union-attr]
+        upgrade = parser.should_upgrade()  # type: ignore[union-attr]
+        if (req.framed and req.version == "1.0") or upgrade:  # type: ignore[union-attr]
             # RFC 9112 section 6.1: HTTP/1.0 with Transfer-Encoding is faulty framing; and what follows an
             # upgrade is not HTTP/1.1 (see data_received). Either way the connection closes after the answer.
             req.keep_alive = False  # type: ignore[union-attr]
+        if upgrade and (req.length or req.framed):  # type: ignore[union-attr]
+            req.upgrade_body = 1  # type: ignore[union-attr]  # httptools will not read it: _UpgradeBody will
         expect = req.read.get("HTTP_EXPECT")  # type: ignore[union-attr]
         if (
             expect is not None and b"100-continue" in map(bytes.strip, expect.lower().split(b","))  # a list
@@ -456,6 +478,9 @@ class Connection(asyncio.Protocol):
         self.request.body.append(body)  # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
+        if self.request is not None and self.request.upgrade_body == 1:
+            self.request.upgrade_body = 2  # httptools ends an upgrade at its head: the body is still to read
+            return
         req, self.request = self.request, None
         if req is None or self.error or self.closed:
             return
@@ -496,6 +521,7 @@ class Connection(asyncio.Protocol):
         except Exception:
             log.exception("%s %s: the app failed", req.method.decode("latin-1"), req.url.decode("latin-1"))
             self.queue.clear()  # the 500 answers this request; the connection closes after it
+            self.pending_error = 0  # an error for a later request is moot then
             self.fail(500)
             return
         code = status[:3]
@@ -504,7 +530,9 @@ class Connection(asyncio.Protocol):
             and not any(name.lower() == "content-length" for name, _ in headers)
         ):
             head += b"Content-Length: %d\r\n" % len(body)
-        self.send(head, b"" if req.method == b"HEAD" else body, req.keep_alive, req.version == "1.0")
+        if req.method == b"HEAD" or code[:1] == "1" or code in ("204", "304"):
+            body = b""  # RFC 9110 sections 15.3.5, 15.4.5 and RFC 9112 section 6.3: these have no body
+        self.send(head, body, req.keep_alive, req.version == "1.0")
         self.next()
 
     def send(self, head: bytes, body: bytes, keep_alive: bool, http_1_0: bool = False) -> None:
@@ -521,8 +549,10 @@ class Connection(asyncio.Protocol):
         if keep_alive:
             end = b"Connection: keep-alive\r\n\r\n" if http_1_0 else b"\r\n"
             transport.write(b"".join((head, date, end, body)))  # type: ignore[union-attr]
+            self.written += len(head) + len(date) + len(end) + len(body)
             return
-        transport.write(b"".join((head, date, b"Connection: close\r\n\r\n", body)))  # type: ignore[union-attr]
+        transport.write(b"".join((head, date, _CLOSE, body)))  # type: ignore[union-attr]
+        self.written += len(head) + len(date) + len(_CLOSE) + len(body)
         self.close()
 
     def next(self) -> None:
@@ -591,12 +621,21 @@ class Connection(asyncio.Protocol):
 
     def check_time(self, now: float) -> None:
         """Closes this connection if it waited past its deadline: idle, or in the middle of a request (408).
-        Drops it if the client has not read what it was sent for ``request_timeout``: while it asks for more,
-        or after the connection was closed."""
-        if self.paused and now - self.paused_at >= self.limits.request_timeout:
-            self.abort()
+        Drops it if the client read nothing of what it was sent for ``request_timeout``; a connection with an
+        answer still going out is not idle, however long a client that keeps reading takes."""
+        unsent = self.transport.get_write_buffer_size()  # type: ignore[union-attr]
+        if unsent:
+            # what the client has read: all that was written, less what waits here and in the kernel's buffer
+            # (which frees as the client reads, while ours may wait for a third of it to be free)
+            sent = self.written - unsent - _kernel_unsent(self.transport)
+            if not self.unsent or sent > self.sent:  # answers began to wait, or the client read some of them
+                self.progress_at = now
+            self.unsent, self.sent = unsent, sent
+            if now - self.progress_at >= self.limits.request_timeout:
+                self.abort()
             return
-        if self.linger_until and now >= self.linger_until and not self.transport.get_write_buffer_size():  # type: ignore[union-attr]
+        self.unsent = 0
+        if self.linger_until and now >= self.linger_until:
             self.linger_until = 0.0  # lingered long enough, and everything before has left: close for good
             self.transport.close()  # type: ignore[union-attr]
             return
@@ -684,6 +723,39 @@ class _Light:
 
     def on_message_complete(self) -> None:
         self.done = True
+
+
+def _kernel_unsent(transport: Any) -> int:
+    """Bytes in the socket's send queue not yet acknowledged by the client (Linux's SIOCOUTQ), else 0."""
+    sock = transport.get_extra_info("socket")
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
+    except (AttributeError, OSError, ValueError, NameError):
+        return 0
+
+
+class _UpgradeBody:
+    """Reads the body of an upgrade request the server does not take, which httptools leaves unread: a second
+    parser, given a head with the same framing, reads it into the request (``Connection.on_body``), then
+    completes it; anything after it is refused (the connection closes after the answer)."""
+
+    def __init__(self, conn: Connection, req: _Request) -> None:
+        self.conn = conn
+        self.done = False
+        self.parser = httptools.HttpRequestParser(self)
+        framing = b"Transfer-Encoding: chunked" if req.framed else b"Content-Length: %d" % req.length
+        self.parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
+
+    def feed_data(self, data: bytes) -> None:
+        if not self.done:
+            self.parser.feed_data(data)
+
+    def on_body(self, body: bytes) -> None:
+        self.conn.on_body(body)
+
+    def on_message_complete(self) -> None:
+        self.done = True
+        self.conn.on_message_complete()
 
 
 class _Refused:

@@ -339,6 +339,80 @@ def test_a_header_section_split_over_reads_is_not_charged_for_what_came_before_i
         assert [c.response()[0] for _ in range(11)] == [200] * 11
 
 
+def test_a_trailer_line_that_never_ends_is_refused_before_it_grows(server):
+    with Client(server[0]) as c:
+        c.send(b"POST /x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Endless: ")
+        sent = 0
+        while sent < 64 << 20 and not select.select([c.sock], [], [], 0.05)[0]:  # until the server answers
+            c.send(b"a" * (1 << 20))
+            sent += 1 << 20
+        assert sent < 4 << 20
+        assert c.response()[0] == 431
+
+
+@pytest.mark.parametrize("framing", [b"Content-Length: 5\r\n\r\nhello", b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"])
+def test_an_upgrade_not_taken_is_read_with_its_body(framing):
+    # RFC 9110 section 7.8: what `curl --http2 -d ...` sends to an http:// URL is answered as HTTP/1.1, body and all
+    with running(_echo) as (port, _, _), Client(port) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+               b"HTTP2-Settings: AAMAAABkAAQAAP__\r\n" + framing)
+        status, hdrs, body, _ = c.response()
+        assert status == 200 and json.loads(body)["body"] == "hello" and hdrs["connection"] == "close"
+        assert c.closed()
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified", "103 Early Hints"])
+def test_an_answer_that_has_no_body_is_sent_without_one(status):
+    def app(environ, start_response):
+        start_response(status if environ["PATH_INFO"] == "/none" else "200 OK", [])
+        return [b"leftover bytes"]
+
+    with running(app) as (port, _, _), Client(port) as c:
+        c.send(get("/none") + get("/next"))
+        assert c.response()[0] == int(status[:3])  # the client reads no body after it
+        status_next, _, body, _ = c.response()
+        assert status_next == 200 and body == b"leftover bytes"
+
+
+def test_an_app_failure_while_an_error_waits_is_a_500():
+    def app(environ, start_response):
+        raise RuntimeError("boom")
+
+    with running(app) as (port, _, _), Client(port) as c:
+        c.send(get("/boom") + b"GET /bad HTTP/1.1\r\n\r\n")  # the second has no Host: its 400 waits
+        status, hdrs, _, _ = c.response()
+        assert status == 500 and hdrs["connection"] == "close"
+        assert c.closed()
+
+
+def test_a_client_reading_a_long_answer_steadily_gets_all_of_it():
+    big = b"x" * (4 << 20)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [big]
+
+    # the transfer takes longer than keepalive and request_timeout together; the client never stops reading
+    with running(app, Limits(keepalive=0.3, request_timeout=1.0)) as (port, _, _):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+        sock.settimeout(5)
+        with sock:
+            sock.connect(("127.0.0.1", port))
+            sock.sendall(get("/big"))
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += sock.recv(65536)
+            received = len(head.partition(b"\r\n\r\n")[2])
+            while received < len(big):  # a reset here is the bug: the server gave up on a client still reading
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                received += len(chunk)
+                time.sleep(0.02)
+        assert received == len(big)
+
+
 def test_trailers_are_not_headers(app, server):
     # RFC 9110 section 6.5.1: a trailer after a chunked body must not pose as a header (here a conditional one)
     etag = expected(app, "/feeds/all.atom")[1]
