@@ -469,6 +469,12 @@ class Connection(asyncio.Protocol):
             else:
                 self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
 
+    def on_chunk_header(self) -> None:
+        # A chunk's size line has ended: httptools buffers no framing, only an unfinished header or trailer
+        # line, so the cap on bytes that are not body (see data_received) counts from here.
+        if self.request is not None:
+            self.request.head_bytes = 0
+
     def on_body(self, body: bytes) -> None:
         self.body_bytes += len(body)
         if self.body_bytes > self.limits.max_body:
@@ -518,20 +524,23 @@ class Connection(asyncio.Protocol):
         try:
             status, headers, body = future.result()
             head = _head(status, headers)  # a header value that is not Latin-1 fails here
+            code = status[:3]
+            if code[:1] == "1":  # the client would wait for the answer after it, and take the next one's
+                raise ValueError(f"{status!r} is not a final answer (RFC 9110 section 15.2)")
+            if req.method == b"HEAD" or code in ("204", "304"):
+                body = b""  # RFC 9110 sections 15.3.5, 15.4.5 and RFC 9112 section 6.3: these have no body
+            else:
+                given = [value.strip() for name, value in headers if name.lower() == "content-length"]
+                if not given:
+                    head += b"Content-Length: %d\r\n" % len(body)
+                elif given != [str(len(body))]:  # the next answer would be read as part of this one, or in it
+                    raise ValueError(f"Content-Length {', '.join(given)} for a body of {len(body)} bytes")
         except Exception:
             log.exception("%s %s: the app failed", req.method.decode("latin-1"), req.url.decode("latin-1"))
             self.queue.clear()  # the 500 answers this request; the connection closes after it
             self.pending_error = 0  # an error for a later request is moot then
             self.fail(500)
             return
-        code = status[:3]
-        if (
-            req.method != b"HEAD" and code[:1] != "1" and code not in ("204", "304")
-            and not any(name.lower() == "content-length" for name, _ in headers)
-        ):
-            head += b"Content-Length: %d\r\n" % len(body)
-        if req.method == b"HEAD" or code[:1] == "1" or code in ("204", "304"):
-            body = b""  # RFC 9110 sections 15.3.5, 15.4.5 and RFC 9112 section 6.3: these have no body
         self.send(head, body, req.keep_alive, req.version == "1.0")
         self.next()
 
@@ -542,7 +551,8 @@ class Connection(asyncio.Protocol):
         if self.request is None:  # a request on its way keeps its own deadline (request_timeout)
             self.deadline = time.monotonic() + self.limits.keepalive
         keep_alive = keep_alive and not self.site.closing and not (
-            self.close_after and not self.queue and not self.pending_error  # else the error is the last answer
+            # the last answer, unless an error or a request still arriving (an upgrade's body) comes after it
+            self.close_after and not self.queue and not self.pending_error and self.request is None
         )
         date = self.site.date.header()
         transport = self.transport
@@ -576,7 +586,7 @@ class Connection(asyncio.Protocol):
                 ("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))),
             ))
             self.send(head, body, keep_alive=False)
-        elif self.close_after or (self.site.closing and self.request is None):
+        elif (self.close_after or self.site.closing) and self.request is None:
             self.close()
         elif not self.reading:
             self.transport.resume_reading()  # type: ignore[union-attr]
@@ -747,15 +757,26 @@ class _UpgradeBody:
         self.parser.feed_data(b"POST / HTTP/1.1\r\n" + framing + b"\r\n\r\n")
 
     def feed_data(self, data: bytes) -> None:
-        if not self.done:
+        if self.done:
+            return
+        try:
             self.parser.feed_data(data)
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            if not self.done:  # the body itself is bad; what follows a body read whole is refused unread
+                raise
+
+    def on_chunk_header(self) -> None:
+        if not self.done:
+            self.conn.on_chunk_header()
 
     def on_body(self, body: bytes) -> None:
-        self.conn.on_body(body)
+        if not self.done:
+            self.conn.on_body(body)
 
     def on_message_complete(self) -> None:
-        self.done = True
-        self.conn.on_message_complete()
+        if not self.done:
+            self.done = True
+            self.conn.on_message_complete()
 
 
 class _Refused:

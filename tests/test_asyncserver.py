@@ -354,7 +354,7 @@ def test_an_upgrade_not_taken_is_read_with_its_body(framing):
         assert c.closed()
 
 
-@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified", "103 Early Hints"])
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
 def test_an_answer_that_has_no_body_is_sent_without_one(status):
     def app(environ, start_response):
         start_response(status if environ["PATH_INFO"] == "/none" else "200 OK", [])
@@ -365,6 +365,63 @@ def test_an_answer_that_has_no_body_is_sent_without_one(status):
         assert c.response()[0] == int(status[:3])  # the client reads no body after it
         status_next, _, body, _ = c.response()
         assert status_next == 200 and body == b"leftover bytes"
+
+
+@pytest.mark.parametrize("status, length", [
+    ("103 Early Hints", None), ("100 Continue", None),  # not a final answer: the next one would be read as this one's
+    ("200 OK", "100"), ("200 OK", "4"),  # the body is 6 bytes: the next answer would be read in this one, or in it
+])
+def test_an_answer_the_app_framed_wrong_is_a_500(status, length):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/bad":
+            start_response(status, [("Content-Length", length)] if length else [])
+        else:
+            start_response("200 OK", [("Content-Length", "6")])
+        return [b"sixsix"]
+
+    with running(app) as (port, _, _), Client(port) as c:
+        c.send(get("/fine") + get("/bad") + get("/fine"))
+        status_first, _, body, _ = c.response()
+        assert status_first == 200 and body == b"sixsix"  # a Content-Length that matches goes out as given
+        got, hdrs, _, _ = c.response()
+        assert got == 500 and hdrs["connection"] == "close"
+        assert c.closed()
+
+
+@pytest.mark.parametrize("expect", [False, True])
+def test_an_upgrade_whose_body_is_still_coming_is_answered_after_the_busy_one(expect):
+    with running(_echo) as (port, _, _), Client(port) as c:
+        head = (b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                + (b"Expect: 100-continue\r\n" if expect else b"") + b"Content-Length: 5\r\n\r\n")
+        c.send(get("/slow") + head + (b"" if expect else b"hel"))
+        status, hdrs, _, _ = c.response()
+        assert status == 200 and "connection" not in hdrs  # the upgrade's answer is the last, not this one
+        if expect:
+            assert c.response()[0] == 100
+        time.sleep(0.2)
+        c.send(b"hello" if expect else b"lo")
+        status, hdrs, body, _ = c.response()
+        assert status == 200 and json.loads(body)["body"] == "hello" and hdrs["connection"] == "close"
+        assert c.closed()
+
+
+def test_what_follows_an_upgrade_body_is_refused_unread(caplog):
+    with running(_echo) as (port, _, _), Client(port) as c:
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\nContent-Length: 5\r\n\r\n"
+               b"hello" + b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        status, _, body, _ = c.response()
+        assert status == 200 and json.loads(body)["body"] == "hello"
+        assert c.closed()
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_a_body_in_many_small_chunks_is_not_taken_for_a_long_header():
+    chunks = b"1\r\nx\r\n" * 400_000  # 2.4 MB of chunk lines for a 400 KB body, under the 1 MB limit
+    with running(_echo) as (port, _, _), Client(port) as c:
+        c.sock.settimeout(30)
+        c.send(b"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\n\r\n")
+        status, _, body, _ = c.response()
+        assert status == 200 and len(json.loads(body)["body"]) == 400_000
 
 
 def test_an_app_failure_while_an_error_waits_is_a_500():
