@@ -78,6 +78,11 @@ _HOST_RE = re.compile(rb"(?:\[[0-9A-Za-z:.%_~-]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)
 _READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
 _READ.update({name.upper(): key for name, key in list(_READ.items())})
 _CLOSE = b"Connection: close\r\n\r\n"
+# Headers that belong to a connection, not to an answer: a WSGI app may not send them (PEP 3333).
+_HOP_BY_HOP = frozenset((
+    "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
+    "transfer-encoding", "upgrade",
+))
 _REASONS = {
     400: "Bad Request", 408: "Request Timeout", 413: "Content Too Large", 414: "URI Too Long",
     431: "Request Header Fields Too Large", 500: "Internal Server Error", 505: "HTTP Version Not Supported",
@@ -523,18 +528,24 @@ class Connection(asyncio.Protocol):
             return
         try:
             status, headers, body = future.result()
-            head = _head(status, headers)  # a header value that is not Latin-1 fails here
             code = status[:3]
             if code[:1] == "1":  # the client would wait for the answer after it, and take the next one's
                 raise ValueError(f"{status!r} is not a final answer (RFC 9110 section 15.2)")
+            names = [name.lower() for name, _ in headers]
+            hop = _HOP_BY_HOP.intersection(names)
+            if hop:  # PEP 3333: the server's own (a Transfer-Encoding or Connection would contradict its framing)
+                raise ValueError(f"the app sent hop-by-hop headers: {', '.join(sorted(hop))}")
+            given = [value.strip(" \t") for lower, (_, value) in zip(names, headers) if lower == "content-length"]
+            if code == "204" and given:  # RFC 9110 section 8.6: never in a 204
+                headers = [pair for name, pair in zip(names, headers) if name != "content-length"]
+            head = _head(status, headers)  # a header value that is not Latin-1 fails here
             if req.method == b"HEAD" or code in ("204", "304"):
                 body = b""  # RFC 9110 sections 15.3.5, 15.4.5 and RFC 9112 section 6.3: these have no body
-            else:
-                given = [value.strip() for name, value in headers if name.lower() == "content-length"]
-                if not given:
-                    head += b"Content-Length: %d\r\n" % len(body)
-                elif given != [str(len(body))]:  # the next answer would be read as part of this one, or in it
-                    raise ValueError(f"Content-Length {', '.join(given)} for a body of {len(body)} bytes")
+            elif not given:
+                head += b"Content-Length: %d\r\n" % len(body)
+            elif not all(v.isascii() and v.isdigit() and int(v) == len(body) for v in given):  # else the next
+                raise ValueError(f"Content-Length {', '.join(given)} for a body of {len(body)} bytes")  # answer
+                # would be read as part of this one, or inside it
         except Exception:
             log.exception("%s %s: the app failed", req.method.decode("latin-1"), req.url.decode("latin-1"))
             self.queue.clear()  # the 500 answers this request; the connection closes after it

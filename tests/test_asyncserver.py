@@ -357,32 +357,37 @@ def test_an_upgrade_not_taken_is_read_with_its_body(framing):
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
 def test_an_answer_that_has_no_body_is_sent_without_one(status):
     def app(environ, start_response):
-        start_response(status if environ["PATH_INFO"] == "/none" else "200 OK", [])
+        none = environ["PATH_INFO"] == "/none"
+        start_response(status if none else "200 OK", [("Content-Length", "14")] if none else [])
         return [b"leftover bytes"]
 
     with running(app) as (port, _, _), Client(port) as c:
         c.send(get("/none") + get("/next"))
-        assert c.response()[0] == int(status[:3])  # the client reads no body after it
+        got, hdrs, _, _ = c.response()
+        assert got == int(status[:3])  # the client reads no body after it
+        assert status[:3] != "204" or "content-length" not in hdrs  # RFC 9110 section 8.6
         status_next, _, body, _ = c.response()
         assert status_next == 200 and body == b"leftover bytes"
 
 
-@pytest.mark.parametrize("status, length", [
-    ("103 Early Hints", None), ("100 Continue", None),  # not a final answer: the next one would be read as this one's
-    ("200 OK", "100"), ("200 OK", "4"),  # the body is 6 bytes: the next answer would be read in this one, or in it
+@pytest.mark.parametrize("status, headers", [
+    ("103 Early Hints", []), ("100 Continue", []),  # not a final answer: the next one would be read as this one's
+    ("200 OK", [("Content-Length", "100")]), ("200 OK", [("Content-Length", "4")]),  # the body is 6 bytes
+    ("200 OK", [("Transfer-Encoding", "chunked")]), ("200 OK", [("Connection", "close")]),  # PEP 3333: hop-by-hop
 ])
-def test_an_answer_the_app_framed_wrong_is_a_500(status, length):
+def test_an_answer_the_app_framed_wrong_is_a_500(status, headers):
     def app(environ, start_response):
         if environ["PATH_INFO"] == "/bad":
-            start_response(status, [("Content-Length", length)] if length else [])
+            start_response(status, headers)
         else:
-            start_response("200 OK", [("Content-Length", "6")])
+            start_response("200 OK", [("Content-Length", "06" if environ["PATH_INFO"] == "/zero" else " 6 ")])
         return [b"sixsix"]
 
     with running(app) as (port, _, _), Client(port) as c:
-        c.send(get("/fine") + get("/bad") + get("/fine"))
-        status_first, _, body, _ = c.response()
-        assert status_first == 200 and body == b"sixsix"  # a Content-Length that matches goes out as given
+        c.send(get("/fine") + get("/zero") + get("/bad") + get("/fine"))
+        for _ in range(2):  # a Content-Length that matches goes out as given (RFC 9110 section 8.6: 1*DIGIT)
+            status_first, _, body, _ = c.response()
+            assert status_first == 200 and body == b"sixsix"
         got, hdrs, _, _ = c.response()
         assert got == 500 and hdrs["connection"] == "close"
         assert c.closed()
