@@ -78,6 +78,8 @@ _HOST_RE = re.compile(rb"(?:\[[0-9A-Za-z:.%_~-]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)
 _READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
 _READ.update({name.upper(): key for name, key in list(_READ.items())})
 _CLOSE = b"Connection: close\r\n\r\n"
+_FINAL_STATUS_RE = re.compile(r"[2-5][0-9][0-9] [^\r\n]*")  # a final status line's code and reason
+_TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # a header name, lowercased (RFC 9110 section 5.6.2)
 # Headers that belong to a connection, not to an answer: a WSGI app may not send them (PEP 3333).
 _HOP_BY_HOP = frozenset((
     "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer", "trailers",
@@ -528,10 +530,12 @@ class Connection(asyncio.Protocol):
             return
         try:
             status, headers, body = future.result()
+            if not _FINAL_STATUS_RE.fullmatch(status):  # a 1xx would be taken for an interim answer, and the
+                raise ValueError(f"{status!r} is not a final status (RFC 9110 section 15)")  # body as the answer
             code = status[:3]
-            if code[:1] == "1":  # the client would wait for the answer after it, and take the next one's
-                raise ValueError(f"{status!r} is not a final answer (RFC 9110 section 15.2)")
             names = [name.lower() for name, _ in headers]
+            if not all(map(_TOKEN_RE.fullmatch, names)):  # "Transfer-Encoding: chunked, X" would be two headers
+                raise ValueError(f"a header name is not a token (RFC 9110 section 5.1): {names!r}")
             hop = _HOP_BY_HOP.intersection(names)
             if hop:  # PEP 3333: the server's own (a Transfer-Encoding or Connection would contradict its framing)
                 raise ValueError(f"the app sent hop-by-hop headers: {', '.join(sorted(hop))}")
@@ -539,13 +543,14 @@ class Connection(asyncio.Protocol):
             if code == "204" and given:  # RFC 9110 section 8.6: never in a 204
                 headers = [pair for name, pair in zip(names, headers) if name != "content-length"]
             head = _head(status, headers)  # a header value that is not Latin-1 fails here
+            if not all(v.isascii() and v.isdigit() for v in given) or len(set(map(int, given))) > 1:
+                raise ValueError(f"Content-Length {', '.join(given)} is not one number (RFC 9110 section 8.6)")
             if req.method == b"HEAD" or code in ("204", "304"):
                 body = b""  # RFC 9110 sections 15.3.5, 15.4.5 and RFC 9112 section 6.3: these have no body
             elif not given:
                 head += b"Content-Length: %d\r\n" % len(body)
-            elif not all(v.isascii() and v.isdigit() and int(v) == len(body) for v in given):  # else the next
-                raise ValueError(f"Content-Length {', '.join(given)} for a body of {len(body)} bytes")  # answer
-                # would be read as part of this one, or inside it
+            elif int(given[0]) != len(body):  # else the next answer would be read as part of this one, or in it
+                raise ValueError(f"Content-Length {given[0]} for a body of {len(body)} bytes")
         except Exception:
             log.exception("%s %s: the app failed", req.method.decode("latin-1"), req.url.decode("latin-1"))
             self.queue.clear()  # the 500 answers this request; the connection closes after it

@@ -374,6 +374,9 @@ def test_an_answer_that_has_no_body_is_sent_without_one(status):
     ("103 Early Hints", []), ("100 Continue", []),  # not a final answer: the next one would be read as this one's
     ("200 OK", [("Content-Length", "100")]), ("200 OK", [("Content-Length", "4")]),  # the body is 6 bytes
     ("200 OK", [("Transfer-Encoding", "chunked")]), ("200 OK", [("Connection", "close")]),  # PEP 3333: hop-by-hop
+    (" 103 Early Hints", []), ("600 Odd", []), ("20 OK", []),  # RFC 9110 section 15: three digits, 2xx-5xx
+    ("200 OK", [("Transfer-Encoding: chunked, X-Note", "1")]), ("200 OK", [("Transfer-Encoding ", "chunked")]),
+    ("304 Not Modified", [("Content-Length", "abc")]), ("200 OK", [("Content-Length", "6"), ("Content-Length", "7")]),
 ])
 def test_an_answer_the_app_framed_wrong_is_a_500(status, headers):
     def app(environ, start_response):
