@@ -79,6 +79,7 @@ _READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name,
 _READ.update({name.upper(): key for name, key in list(_READ.items())})
 _CLOSE = b"Connection: close\r\n\r\n"
 _FINAL_STATUS_RE = re.compile(r"[2-5][0-9][0-9] [^\r\n]*")  # a final status line's code and reason
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in a status or header line: all but HTAB
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # a header name, lowercased (RFC 9110 section 5.6.2)
 # Headers that belong to a connection, not to an answer: a WSGI app may not send them (PEP 3333).
 _HOP_BY_HOP = frozenset((
@@ -206,14 +207,16 @@ class Site:
 
 
 def _head(status: str, headers: Iterable[tuple[str, str]]) -> bytes:
-    """The status line and header lines; ValueError if a name or value holds CR, LF or NUL (RFC 9110 section
-    5.5: they would end the line, and the rest would be read as headers or a body of our own)."""
-    lines = [f"HTTP/1.1 {status}\r\n"]
-    lines += [f"{name}: {value}\r\n" for name, value in headers]
-    text = "".join(lines)
-    if text.count("\n") != len(lines) or text.count("\r") != len(lines) or "\0" in text:
-        raise ValueError(f"a header would break the answer's framing: {text!r}")
-    return text.encode("latin-1")
+    """The status line and header lines; ValueError if the status or a header is not a str, or holds a control
+    character (RFC 9110 section 5.5, RFC 9112 section 4: a CR or LF would end the line, and the rest would be
+    read as headers or a body of our own; the others make clients refuse the whole answer)."""
+    headers = list(headers)
+    if type(status) is not str or not all(type(name) is str and type(value) is str for name, value in headers):
+        raise ValueError(f"the status and headers must be str (PEP 3333): {status!r}, {headers!r}")
+    lines = [status, *(f"{name}: {value}" for name, value in headers)]
+    if any(map(_CONTROL_RE.search, lines)):
+        raise ValueError(f"a control character would break the answer: {lines!r}")
+    return b"HTTP/1.1 " + "\r\n".join(lines).encode("latin-1") + b"\r\n"
 
 
 class _Request:
@@ -540,10 +543,11 @@ class Connection(asyncio.Protocol):
             if hop:  # PEP 3333: the server's own (a Transfer-Encoding or Connection would contradict its framing)
                 raise ValueError(f"the app sent hop-by-hop headers: {', '.join(sorted(hop))}")
             given = [value.strip(" \t") for lower, (_, value) in zip(names, headers) if lower == "content-length"]
-            if code == "204" and given:  # RFC 9110 section 8.6: never in a 204
-                headers = [pair for name, pair in zip(names, headers) if name != "content-length"]
+            if (code == "204" and given) or "date" in names:  # RFC 9110 section 8.6: never in a 204; and the
+                drop = ("content-length", "date") if code == "204" else ("date",)  # server's clock dates answers
+                headers = [pair for name, pair in zip(names, headers) if name not in drop]  # (section 6.6.1)
             head = _head(status, headers)  # a header value that is not Latin-1 fails here
-            if not all(v.isascii() and v.isdigit() for v in given) or len(set(map(int, given))) > 1:
+            if len(given) > 1 or not all(v.isascii() and v.isdigit() for v in given):
                 raise ValueError(f"Content-Length {', '.join(given)} is not one number (RFC 9110 section 8.6)")
             if req.method == b"HEAD" or code in ("204", "304"):
                 body = b""  # RFC 9110 sections 15.3.5, 15.4.5 and RFC 9112 section 6.3: these have no body

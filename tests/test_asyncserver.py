@@ -358,14 +358,16 @@ def test_an_upgrade_not_taken_is_read_with_its_body(framing):
 def test_an_answer_that_has_no_body_is_sent_without_one(status):
     def app(environ, start_response):
         none = environ["PATH_INFO"] == "/none"
-        start_response(status if none else "200 OK", [("Content-Length", "14")] if none else [])
+        headers = [("Content-Length", "14"), ("Date", "Thu, 01 Jan 1970 00:00:00 GMT")] if none else []
+        start_response(status if none else "200 OK", headers)
         return [b"leftover bytes"]
 
     with running(app) as (port, _, _), Client(port) as c:
         c.send(get("/none") + get("/next"))
-        got, hdrs, _, _ = c.response()
+        got, hdrs, _, raw = c.response()
         assert got == int(status[:3])  # the client reads no body after it
         assert status[:3] != "204" or "content-length" not in hdrs  # RFC 9110 section 8.6
+        assert [k for k, _ in raw if k.lower() == "date"] == ["Date"]  # the server's own, once
         status_next, _, body, _ = c.response()
         assert status_next == 200 and body == b"leftover bytes"
 
@@ -377,6 +379,9 @@ def test_an_answer_that_has_no_body_is_sent_without_one(status):
     (" 103 Early Hints", []), ("600 Odd", []), ("20 OK", []),  # RFC 9110 section 15: three digits, 2xx-5xx
     ("200 OK", [("Transfer-Encoding: chunked, X-Note", "1")]), ("200 OK", [("Transfer-Encoding ", "chunked")]),
     ("304 Not Modified", [("Content-Length", "abc")]), ("200 OK", [("Content-Length", "6"), ("Content-Length", "7")]),
+    ("200 OK", [("Content-Length", "6"), ("Content-Length", "6")]),  # a single-value field, given twice
+    ("200 OK", [("X-Note", "a\x0bLocation: x")]), ("200 OK", [("X-Note", "a\x7f")]), ("200 O\x0bK", []),  # controls
+    ("200 OK", [("X-Note", b"abc")]), (type("Status", (str,), {})("200 OK"), []),  # PEP 3333: str, not a subclass
 ])
 def test_an_answer_the_app_framed_wrong_is_a_500(status, headers):
     def app(environ, start_response):
