@@ -103,6 +103,16 @@ def _as_list(chunk: list) -> bytes:
     return b",".join(ends)
 
 
+def _pick(flags: list[bool], no: Iterator, yes: Iterator) -> list:
+    """``[next(yes) if flag else next(no) for flag in flags]`` with the loop in C: ``[no, yes][flag]`` is the
+    iterator to take from. The caller gives each as many items as it is asked for; map would end the list
+    early without a word on a StopIteration, so the length is checked."""
+    out = list(map(next, map([no, yes].__getitem__, flags)))
+    if len(out) != len(flags):
+        raise AssertionError("a column lost an item")  # cannot happen: see above
+    return out
+
+
 def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[_Article | None]]]:
     """Yields (a slice of ``ks``, the Structs of those elements of ``elements``, None for each msgspec
     refuses), a chunk at a time.
@@ -189,12 +199,8 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
         later = dates(list(compress(given, has_updated))) if any(has_updated) else []
         if published is None or later is None:
             return None
-        # updated where it is given, else published: [published of those without, those given][has] is the
-        # iterator to take the next one from (see source_column)
-        unchanged = compress(published, map(not_, has_updated))
-        updated = list(map(next, map([unchanged, iter(later)].__getitem__, has_updated)))
-        if len(updated) != len(published):
-            raise AssertionError("columns lost a date")  # as many of each as asked for: cannot happen
+        # updated where it is given, else published
+        updated = _pick(has_updated, compress(published, map(not_, has_updated)), iter(later))
         if not all(map(le, published, updated)):
             return None
         art_ministries = slug_column(list(map(_ministries, structs)), m_lists, m_slugs, m_sound)
@@ -267,13 +273,7 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
             tuples = iter(list(zip(*[shared] * size)))
         else:
             tuples = iter(list(map(tuple, map(islice, repeat(shared), map(len, given)))))
-        # The next tuple where there is a source, else (): [no source, source][has] is the iterator to take from.
-        # There are exactly as many tuples as sources, so map never meets a StopIteration (which would end the
-        # list early without a word): the length check makes sure.
-        out = list(map(next, map([repeat(()), tuples].__getitem__, has)))
-        if len(out) != len(values):
-            raise AssertionError("source_column lost a source")
-        return out, len(given) + len(flat) + texts
+        return _pick(has, repeat(()), tuples), len(given) + len(flat) + texts  # () where there is no source
 
     def build(structs: list[_Article | None], check_text: list[bool] | bool) -> tuple[list[Article | None], int]:
         if check_text is False and structs and None not in structs:
