@@ -43,7 +43,7 @@ try:  # for _kernel_unsent (Unix)
     import fcntl
     import termios
 except ImportError:  # pragma: no cover
-    pass
+    fcntl = termios = None  # type: ignore[assignment]
 
 import httptools
 from gunicorn.workers.base import Worker as _GunicornWorker
@@ -126,6 +126,7 @@ class Limits:
         self.keepalive = keepalive
         self.request_timeout = request_timeout
         self.max_body = max_body
+        self.max_head = self.request_line + self.fields * (self.field_size + 4) + 4  # a whole header section
 
 
 class Site:
@@ -250,8 +251,7 @@ class Connection(asyncio.Protocol):
         self.site = site
         self.limits = site.limits
         self.field_size = site.limits.field_size
-        limits = site.limits
-        self.max_head = limits.request_line + limits.fields * (limits.field_size + 4) + 4  # a whole header section
+        self.max_head = site.limits.max_head
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.light = _Light()
@@ -303,8 +303,6 @@ class Connection(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         site = self.site
-        coming = self.request  # a request this read continues, if any
-        body_before = self.body_bytes
         if site.service is not None and self.request is None and not (
             self.busy or self.queue or self.paused or self.closed or self.pending_error or self.close_after
         ):  # between requests, with nothing waiting to go out first
@@ -318,6 +316,8 @@ class Connection(asyncio.Protocol):
                 and self.poll(data)
             ):
                 return
+        coming = self.request  # a request this read continues, if any
+        body_before = self.body_bytes
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:
@@ -758,9 +758,11 @@ class _Light:
 def _kernel_unsent(transport: Any) -> int:
     """Bytes in the socket's send queue not yet acknowledged by the client (Linux's SIOCOUTQ), else 0."""
     sock = transport.get_extra_info("socket")
+    if fcntl is None or sock is None:
+        return 0
     try:
         return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0]
-    except (AttributeError, OSError, ValueError, NameError):
+    except (AttributeError, OSError, ValueError):
         return 0
 
 
