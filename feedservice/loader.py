@@ -8,8 +8,10 @@ A store of 100,000 articles has to load in about a second, and reload whenever i
 under 300 MB. So msgspec finds each article's text in the file (``loader_json``) and reads the sound ones into
 typed Structs, checked a column at a time (``loader_typed``); an article those refuse is read with orjson and
 tried by the dict fast path (``loader_fast``); a reload builds only the articles whose text changed
-(``ArticleMemo``); bodies are sanitized when shown, not here (``sanitize``). The detailed checks in
-``_Checker`` write every message, for whatever the fast paths do not take, and the standard library's reading
+(``ArticleMemo``); bodies are sanitized when shown, not here (``sanitize``). A first read of a big file checks
+half its articles in a forked child on the other core (``forked``, ``loader_parts``). A store read article by
+article keeps one small ``Entry`` each and builds an Article from its text when it is shown
+(``store.LazyArticles``). The detailed checks in ``_Checker`` write every message, for whatever the fast paths do not take, and the standard library's reading
 is kept for files orjson reads differently. The messages are the same either way.
 """
 
@@ -25,27 +27,36 @@ import os
 import re
 import threading
 import zoneinfo
-from collections.abc import Iterator
+
+import orjson
+from collections.abc import Iterator, Sequence
 from itertools import compress, repeat
 from operator import attrgetter, is_not
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from .errors import StoreError
+from . import forked
 from .loader_fast import ArticleMemo, Context, article_builder
-from .loader_json import MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast
-from .loader_typed import read_typed, typed_builder
+from .loader_parts import CHILD_SHARE, FORK_FROM, PartRead
+from .loader_json import (
+    MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, text_suspect,
+)
+from .loader_typed import read_one, read_typed, typed_builder
 from .sanitize import clean_html, may_decode_forbidden
 from .store import (
     Article,
     Correction,
+    Entry,
     Former,
+    LazyArticles,
     Ministry,
     Portal,
     Store,
     Topic,
     Withdrawal,
     build_selections,
+    entries_of,
 )
 
 log = logging.getLogger(__name__)
@@ -117,7 +128,7 @@ def parse_store(raw: bytes, name: str = "<store>") -> Store:
     """Returns the store encoded in ``raw`` (UTF-8 JSON); ``name`` is the file name used in messages."""
     global _article_memo
     name = _printable(name)
-    version = _version_of(raw)
+    version = _Version(raw)
     with _collector_paused():
         done = _check_fast(raw, name, version, _article_memo)
         if done is None:  # read it the way the loader always did, for the exact messages
@@ -140,18 +151,26 @@ def cleaned_forbidden(html: str) -> re.Match[str] | None:
     return XML_FORBIDDEN_RE.search(clean_html(html)) if may_decode_forbidden(html) else None
 
 
-def _version_of(raw: bytes) -> Callable[[], str]:
-    """Returns ``version()``: the store's version, a digest of ``raw``, worked out meanwhile in another thread
-    (hashlib lets go of the GIL while it hashes a large buffer: 0.07 s of a 100 MB load on the other core)."""
-    out: list[str] = []
-    worker = threading.Thread(target=lambda: out.append(hashlib.sha256(raw).hexdigest()[:16]), name="store-digest")
-    worker.start()
+class _Version:
+    """``version()``: the store's version, a digest of ``raw``, worked out meanwhile in another thread once
+    ``start()`` is called (hashlib lets go of the GIL while it hashes a large buffer: 0.07 s of a 100 MB load on
+    the other core). A load that forks starts it after the fork (see ``forked``); ``version()`` starts it if
+    nothing did."""
 
-    def version() -> str:
-        worker.join()
-        return out[0]
+    def __init__(self, raw: bytes) -> None:
+        self._out: list[str] = []
+        self._worker = threading.Thread(
+            target=lambda: self._out.append(hashlib.sha256(raw).hexdigest()[:16]), name="store-digest"
+        )
 
-    return version
+    def start(self) -> None:
+        if self._worker.ident is None:
+            self._worker.start()
+
+    def __call__(self) -> str:
+        self.start()
+        self._worker.join()
+        return self._out[0]
 
 
 def _kept_if_equal(built: list[Article | None], before: dict[str, Article]) -> list[Article | None]:
@@ -171,7 +190,7 @@ def _kept_if_equal(built: list[Article | None], before: dict[str, Article]) -> l
 
 
 def _check_fast(
-    raw: bytes, name: str, version: Callable[[], str], memo: ArticleMemo
+    raw: bytes, name: str, version: _Version, memo: ArticleMemo
 ) -> tuple[_Checker, Store | None] | None:
     """Returns (the checker, the store or None) from orjson's reading of ``raw``, or None when only the
     standard library reads it the way the loader always has (see ``loader_json``)."""
@@ -282,6 +301,7 @@ class _Checker:
         self.memo = memo or ArticleMemo()
         # what a load read by element can leave for the next one (see ArticleMemo); None otherwise
         self.remembered: ArticleMemo | None = None
+        self.version: _Version | None = None  # build()'s: see _Version
         # JSON strings (keys and string values) in the objects read when build() is asked to count them; None
         # if they hold something orjson may read differently from json (see loader_json.json_strings)
         self.strings: int | None = 0
@@ -290,6 +310,8 @@ class _Checker:
         # Slugs of ministries/topics refused for a problem of their own (None: the whole list), so that articles
         # naming them are not also reported as naming an unknown one.
         self.refused: dict[str, set[str] | None] = {"ministries": set(), "topics": set()}
+        # each article's JSON text, when the articles were read from them (Elements): the store is then lazy
+        self.texts: list | None = None
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(_printable(f"{self.name}: {where}: {message}"))
@@ -441,7 +463,7 @@ class _Checker:
 
     # -- sections -------------------------------------------------------------------------------------------
     def build(
-        self, doc: Any, version: Callable[[], str], elements: Elements | None = None, count: bool = False
+        self, doc: Any, version: _Version, elements: Elements | None = None, count: bool = False
     ) -> Store | None:
         """Returns the store ``doc`` describes, or None with ``problems`` saying why; ``version()`` gives its version.
 
@@ -460,6 +482,9 @@ class _Checker:
                 f"{self.name}: the top level must be a JSON object with {', '.join(TOP_FIELDS)}, not {_json_type(doc)}"
             )
             return None
+        self.version = version
+        if elements is None:
+            version.start()  # no fork to wait for (see _known_articles)
         self.fields("top level", doc, TOP_FIELDS, TOP_FIELDS)
         for key in TOP_FIELDS:
             if key in doc and doc[key] is None:
@@ -473,11 +498,20 @@ class _Checker:
         if self.problems or portal is None:
             return None
         # Ordered by (published, id): a stable sort by id, then by date, compares no tuples (twice as fast).
-        articles.sort(key=attrgetter("id"))
-        articles.sort(key=attrgetter("published"))
-        ordered = tuple(articles)
-        del articles
-        positions = range(len(ordered))
+        order = list(range(len(articles)))
+        order.sort(key=list(map(attrgetter("id"), articles)).__getitem__)
+        order.sort(key=list(map(attrgetter("published"), articles)).__getitem__)
+        if self.texts is not None:  # read from the file's text: kept as Entries, built when shown
+            texts = self.texts
+            ordered: Sequence[Article] = LazyArticles(
+                list(map(texts.__getitem__, order)), entries_of(list(map(articles.__getitem__, order))),
+                self.reader(Context(self.tz, ministries, topics, m_renamed, t_renamed)),
+            )
+            entries: Sequence[Entry | Article] = ordered.entries  # type: ignore[attr-defined]
+        else:
+            ordered = entries = tuple(map(articles.__getitem__, order))
+        del articles, order
+        positions = range(len(entries))
         return Store(
             path=self.name,
             version=version(),
@@ -485,14 +519,40 @@ class _Checker:
             ministries=ministries,
             topics=topics,
             articles=ordered,
-            selections=build_selections(ordered, ministries, topics),
-            by_id=dict(zip(map(attrgetter("id"), ordered), positions)),
+            selections=build_selections(entries, ministries, topics),
+            by_id=dict(zip(map(attrgetter("id"), entries), positions)),
             renamed={"ministries": m_renamed, "topics": t_renamed},
             withdrawn_positions=tuple(
-                compress(positions, map(is_not, map(attrgetter("withdrawn"), ordered), repeat(None)))
+                compress(positions, map(is_not, map(attrgetter("withdrawn"), entries), repeat(None)))
             ),
-            corrected_positions=tuple(compress(positions, map(attrgetter("corrections"), ordered))),
+            corrected_positions=tuple(compress(positions, map(attrgetter("corrections"), entries))),
         )
+
+    def reader(self, ctx: Context) -> Callable[[Any], Article]:
+        """Returns ``read(text)``: the Article of an article's JSON text that this load checked, built the way
+        the load built it (typed, else orjson and the dict fast path, else the detailed check)."""
+        typed, fast = typed_builder(ctx), article_builder(ctx)
+        name = self.name
+
+        def read(text: Any) -> Article:
+            text = bytes(text)
+            suspect = text_suspect(text)
+            struct = read_one(text)
+            if struct is not None:
+                (art,), _ = typed([struct], suspect)
+                if art is not None:
+                    return art
+            obj = orjson.loads(text)
+            built = fast(obj, suspect)
+            if built is not None:
+                return built[0]
+            checker = _Checker(name, suspect)
+            art = checker.article(0, obj, ctx.ministries, ctx.topics, ctx.m_renamed, ctx.t_renamed)
+            if art is None:  # cannot happen: the load checked this very text
+                raise AssertionError(f"{name}: an article checked at load is refused now: {checker.problems}")
+            return art
+
+        return read
 
     def portal(self, obj: Any) -> Portal | None:
         where = "portal"
@@ -608,6 +668,7 @@ class _Checker:
         ctx = Context(self.tz, ministries, topics, m_renamed, t_renamed)
         fast = article_builder(ctx)
         if isinstance(value, Elements):
+            self.texts = value.texts
             # a former slug is never a current one (named_list refuses that), so current slugs suffice
             current = (frozenset(ministries), frozenset(topics))
             known = self.memo.usable(self.tz, *current)
@@ -642,20 +703,29 @@ class _Checker:
         """Returns the articles of ``elements``, reading only those whose key ``known`` does not hold (by the
         typed path ``typed``, else one by one with ``fast``); None if any has a problem (or two share an id), which the caller then
         reports."""
-        arts: list[Article | None] = list(map(known.get, keys))
+        arts: list[Entry | Article | None] = list(map(known.get, keys))
         todo = [k for k, art in enumerate(arts) if art is None]
-        suspects = elements.suspects(todo)
-        # The last load's articles by id: an article read again that equals one of them is that one (see
+        # The last load's entries by id: an article read again that equals one of them is that one (see
         # _kept_if_equal). Only worth it when much is read again: a file rewritten in another layout, say.
         before = dict(zip(map(attrgetter("id"), known.values()), known.values())) if len(todo) > 64 else {}
-        built: list[Article | None] = []
-        typed_strings = 0
-        for part, structs in read_typed(elements, todo):  # a chunk at a time: see read_typed
-            arts_read, n = typed(structs, suspects if type(suspects) is bool else suspects[part])
-            built += _kept_if_equal(arts_read, before) if before else arts_read
-            typed_strings += n
-        strings: int | None = typed_strings
-        elements.count([k for k, art in zip(todo, built) if art is not None])
+        # A big first read checks its last part in a forked child on the other core (see forked and
+        # PartRead), at the same time as this process checks the rest.
+        forks = len(todo) >= FORK_FROM and PartRead.usable(self.tz)
+        split = len(todo) - len(todo) * CHILD_SHARE // 100 if forks else len(todo)
+        wire = PartRead(self.tz)
+        result = forked.start(lambda: wire.encode(*self._typed_part(elements, todo[split:], typed))) if split < len(todo) else None
+        self.version.start()  # type: ignore[union-attr]  # after the fork: the child is the only thread it ever had
+        built, strings_built, strings_read = self._typed_part(elements, todo[:split], typed)
+        if split < len(todo):
+            got = result() if result is not None else None
+            part = wire.decode(got) if got is not None else self._typed_part(elements, todo[split:], typed)
+            built += part[0]
+            strings_built += part[1]
+            strings_read += part[2]
+        if before:
+            built = _kept_if_equal(built, before)
+        strings: int | None = strings_built
+        elements.strings += strings_read
         for k, art in zip(todo, built):
             if art is None:
                 obj, check_text = elements.read(k)
@@ -671,6 +741,24 @@ class _Checker:
         if self.strings is not None:
             self.strings = None if strings is None else self.strings + strings
         return arts  # type: ignore[return-value]
+
+    @staticmethod
+    def _typed_part(elements: Elements, ks: list[int], typed: Callable) -> tuple[list[Entry | None], int, int]:
+        """Returns (the Entry of each of elements ``ks``, or None where the typed path refuses one; the JSON
+        strings in those built; the JSON strings in their text)."""
+        if not ks:
+            return [], 0, 0
+        suspects, strings_read = elements.scan(ks)
+        built: list[Entry | None] = []
+        strings_built = 0
+        for part, structs in read_typed(elements, ks):  # a chunk at a time: see read_typed
+            arts_read, n = typed(structs, suspects if type(suspects) is bool else suspects[part])
+            built += entries_of(arts_read)  # the Articles go: LazyArticles builds them again when shown
+            strings_built += n
+        refused = [k for k, entry in zip(ks, built) if entry is None]
+        if refused:  # read again one by one, which counts their strings then
+            strings_read -= elements.strings_in(refused)
+        return built, strings_built, strings_read
 
     def _each_article(
         self, items: Iterator[tuple[Any, bool | None]], fast: Callable,

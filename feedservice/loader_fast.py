@@ -297,9 +297,9 @@ def article_builder(ctx: Context) -> Callable[[Any, bool], tuple[Article, int] |
 
 @dataclass(frozen=True, slots=True)
 class ArticleMemo:
-    """The articles of the last store loaded, by the digest of their JSON text (see ``loader_json.Elements``),
-    and what they were checked against. Articles are immutable, so two stores can share them: a reload reads
-    only the articles whose text changed.
+    """The articles of the last store loaded (their ``Entry``, or the Article the detailed check built), by the
+    digest of their JSON text (see ``loader_json.Elements``), and what they were checked against. Both are
+    immutable, so two stores can share them: a reload reads only the articles whose text changed.
 
     An article's text gives the same Article again as long as the portal's time zone is the same and every
     ministry and topic it names is still current (``usable``): nothing else it depends on is outside its text.

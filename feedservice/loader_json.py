@@ -178,14 +178,13 @@ class Elements:
     out to make two articles collide could only make the service keep an article's earlier text, which they
     could as well have left in the file. ``read(k)`` reads element k with orjson, and
     ``loader_typed`` reads them into typed Structs; ``strings`` counts the JSON strings in the text of the
-    elements read either way (see ``read_fast``), ``suspects`` whether their text may hold what the text
-    checks refuse.
+    elements read either way (see ``read_fast``); ``scan`` tells whether their text may hold what the text
+    checks refuse, and counts the strings in it.
     """
 
     def __init__(self, raw: bytes, start: int, end: int) -> None:
         self.raw, self.start, self.end = raw, start, end
         self.strings = 0
-        self.scanned: tuple[bool, int] | None = None
         try:
             self.texts: list[msgspec.Raw] = _RAW_LIST.decode(memoryview(raw)[start:end + 1])
         except (msgspec.DecodeError, RecursionError):
@@ -202,44 +201,30 @@ class Elements:
         self.strings += raw_string_count(text, other_escapes)
         return _loads(memoryview(text)), text_suspect(text, other_escapes)
 
-    def count(self, ks: list[int]) -> None:
-        """Adds the JSON strings in the text of elements ``ks`` (read some other way than ``read``) to ``strings``."""
+    def scan(self, ks: list[int]) -> tuple[list[bool] | bool, int]:
+        """Returns (for each of elements ``ks`` whether its text may hold what the text checks refuse, or one
+        False for all when none may; the JSON strings in their text), from one copy of their text: no element
+        starts or ends with a backslash or a string, so what is in the copy is what is in each."""
         texts = self.texts
-        if 2 * len(ks) < len(texts):
-            self.strings += sum(map(raw_string_count, map(bytes, map(texts.__getitem__, ks))))
-            return
-        # most of them: count the whole list, less the others (outside its elements a list holds no string)
-        others = set(range(len(texts))).difference(ks)
-        self.strings += self._scan()[1] - sum(raw_string_count(bytes(texts[k])) for k in others)
+        joined = b"".join(map(texts.__getitem__, ks))
+        if _OTHER_ESCAPE_RE.search(joined) is None:
+            # Every backslash starts a \": keep only the bytes that matter (a few percent of them) and count there.
+            kept = joined.translate(None, _UNCOUNTED)
+            quotes, backslashes = kept.count(b'"'), kept.count(b"\\")
+            suspect, strings = len(kept) > quotes + backslashes, (quotes - backslashes) // 2
+        else:
+            suspect, strings = text_suspect(joined), raw_string_count(joined)
+        del joined
+        if not suspect:
+            return False, strings
+        return list(map(text_suspect, map(bytes, map(texts.__getitem__, ks)))), strings
 
-    def suspects(self, ks: list[int]) -> list[bool] | bool:
-        """Returns for each of elements ``ks`` whether its text may hold what the text checks refuse, or one
-        False for all when none may."""
-        texts = self.texts
-        if 2 * len(ks) >= len(texts) and not self._scan()[0]:
-            return False
-        return list(map(text_suspect, map(bytes, map(texts.__getitem__, ks))))
-
-    def _scan(self) -> tuple[bool, int]:
-        """Returns (whether the list's text may hold what the text checks refuse, the JSON strings it holds),
-        looking at each byte of the file once, without a copy of the list's text when it holds no escape but \"."""
-        if self.scanned is None:
-            raw, start, end = self.raw, self.start, self.end
-            if _OTHER_ESCAPE_RE.search(raw, start, end) is not None:
-                inside = raw[start + 1:end]
-                self.scanned = text_suspect(inside), raw_string_count(inside)
-            else:
-                # Every backslash starts a \": keep only the bytes that matter, in the whole file (no copy of
-                # it), less those around the list.
-                kept = raw.translate(None, _UNCOUNTED)
-                around = raw[:start + 1].translate(None, _UNCOUNTED) + raw[end:].translate(None, _UNCOUNTED)
-                quotes = kept.count(b'"') - around.count(b'"')
-                backslashes = kept.count(b"\\") - around.count(b"\\")
-                self.scanned = len(kept) - len(around) > quotes + backslashes, (quotes - backslashes) // 2
-        return self.scanned
+    def strings_in(self, ks: list[int]) -> int:
+        """Returns the JSON strings in the text of elements ``ks``."""
+        return sum(map(raw_string_count, map(bytes, map(self.texts.__getitem__, ks))))
 
 
-# What the scan of a whole list deletes: every byte but the quotation mark, the backslash and _SUSPECT_BYTES.
+# What the scan of a part deletes: every byte but the quotation mark, the backslash and _SUSPECT_BYTES.
 _UNCOUNTED = bytes(b for b in _PLAIN_BYTES if b not in b'"\\')
 _RAW_LIST = msgspec.json.Decoder(list[msgspec.Raw])
 

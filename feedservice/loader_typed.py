@@ -87,7 +87,8 @@ def _source_text(pair: tuple[str, str | int]) -> str:
 _LIST = msgspec.json.Decoder(list[_Article])
 
 
-def _one(text: Any) -> _Article | None:
+def read_one(text: Any) -> _Article | None:
+    """Returns the Struct of one article's JSON text, or None if msgspec refuses it."""
     try:
         return _ONE.decode(text)
     except _REFUSED:
@@ -128,7 +129,7 @@ def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[
         try:
             yield part, _LIST.decode(_as_list(chunk))
         except _REFUSED:
-            yield part, list(map(_one, chunk))
+            yield part, list(map(read_one, chunk))
 
 
 def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] | bool], tuple[list[Article | None], int]]:

@@ -18,8 +18,8 @@ def render(store: Store, site: Site) -> bytes:
     root = ET.Element("opml", version="2.0")
     head = ET.SubElement(root, "head")
     ET.SubElement(head, "title").text = f"{store.portal.title}: every feed"
-    if store.articles:
-        ET.SubElement(head, "dateModified").text = format_datetime(store.articles[-1].updated)
+    if store.entries:
+        ET.SubElement(head, "dateModified").text = format_datetime(store.entries[-1].updated)
     ET.SubElement(head, "docs").text = "http://opml.org/spec2.opml"
     body = ET.SubElement(root, "body")
     groups = [("All news", [store.selections["all"]])]

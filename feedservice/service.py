@@ -68,7 +68,7 @@ class FeedService:
     def opml(self, store: Store) -> Rendered:
         def make() -> Rendered:
             body = opml.render(store, self.site(store))
-            newest = max((a.updated for a in store.articles[-50:]), default=EPOCH)
+            newest = max((a.updated for a in store.entries[-50:]), default=EPOCH)
             return Rendered.make(body, "text/x-opml; charset=utf-8", newest, cache_control(self.max_age))
 
         return self.cache.get_or_make((store.version, "opml"), make)

@@ -3,18 +3,23 @@
 The store knows neither XML nor HTTP. ``loader.load_store`` builds a ``Store`` from ``data/articles.json``;
 anything else that can produce the same objects (a database, say) can replace it without touching feeds or web.
 Articles are kept oldest first, ordered by (published, id); every selection is a sequence of positions into
-that order, built once at load, so a ministry's feed or an archive page is a slice, never a scan.
+that order, built once at load, so a ministry's feed or an archive page is a slice, never a scan. The indexes
+are built from ``Entry``s (what ordering and selecting need); the articles of a store read from a file are
+built from their text when shown (``LazyArticles``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from array import array
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Iterator, Sequence
+from typing import Any, Callable, Iterator, overload
 
 import msgspec
+from cachetools import LRUCache
 
 from .sanitize import clean_html
 
@@ -100,6 +105,88 @@ class Article(msgspec.Struct, frozen=True, gc=False):
         return None if self.html is None else clean_html(self.html)
 
 
+class Entry(msgspec.Struct, frozen=True, gc=False):
+    """What the store's indexes need of an article, and all it keeps of one until the article is shown: the
+    fields of ``Article`` that order, select and date it. ``Article`` has each of them, so either can index."""
+
+    id: str
+    published: dt.datetime
+    updated: dt.datetime
+    ministries: tuple[str, ...]
+    topics: tuple[str, ...]
+    corrections: tuple[Correction, ...] = ()
+    withdrawn: Withdrawal | None = None
+
+
+_entry_fields = tuple(map(attrgetter, Entry.__struct_fields__))
+
+
+def entries_of(arts: list[Entry | Article | None]) -> list[Entry | None]:
+    """Returns the Entry of each Article (an Entry or None stays as it is), with the loops in C."""
+    if set(map(type, arts)) <= {Article}:  # the usual case: every one an Article
+        return list(map(Entry, *(map(get, arts) for get in _entry_fields)))
+    return [a if a is None or type(a) is Entry else Entry(*(get(a) for get in _entry_fields)) for a in arts]
+
+
+class LazyArticles(Sequence):
+    """The articles of a store read from a file, oldest first, each built from its JSON text when asked for.
+
+    A store of 100,000 articles holds its file's bytes (shared by forked workers) and one small ``Entry`` an
+    article, instead of 250 MB of objects built at load; the loader checked every text before this was made, so
+    ``build(text)`` gives the very Article the load checked. The most recently shown articles are kept
+    (``CACHED``): a feed's 50 are built once, then served from here. Reads may come from any thread.
+    """
+
+    CACHED = 4096
+
+    def __init__(self, texts: Sequence[Any], entries: Sequence[Entry], build: Callable[[Any], Article]) -> None:
+        if len(texts) != len(entries):
+            raise ValueError("one text an entry")
+        self._texts, self.entries, self._build = texts, entries, build
+        self._cache: LRUCache = LRUCache(self.CACHED)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    @overload
+    def __getitem__(self, index: int) -> Article: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Article]: ...
+    def __getitem__(self, index: int | slice) -> Article | list[Article]:
+        if isinstance(index, slice):
+            return [self._one(p) for p in range(*index.indices(len(self._texts)))]
+        n = len(self._texts)
+        p = index + n if index < 0 else index
+        if not 0 <= p < n:
+            raise IndexError("article position out of range")
+        return self._one(p)
+
+    def __iter__(self) -> Iterator[Article]:
+        return map(self._one, range(len(self._texts)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<LazyArticles: {len(self)} articles>"
+
+    def _one(self, p: int) -> Article:
+        with self._lock:
+            art = self._cache.get(p)
+        if art is None:
+            art = self._build(self._texts[p])
+            if art.id != self.entries[p].id:  # cannot happen: the texts are the ones the load checked
+                raise AssertionError(f"article {p} built as {art.id!r}, indexed as {self.entries[p].id!r}")
+            with self._lock:
+                self._cache[p] = art
+        return art
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
     """A named set of articles: ``all``, ``ministries/<slug>`` or ``topics/<slug>``.
@@ -127,7 +214,7 @@ class Store:
     portal: Portal
     ministries: dict[str, Ministry]
     topics: dict[str, Topic]
-    articles: tuple[Article, ...]
+    articles: Sequence[Article]  # a tuple, or LazyArticles for a store read from a file laid out one article a line
     selections: dict[str, Selection] = field(repr=False)
     by_id: dict[str, int] = field(repr=False)
     # former slug -> current slug, per kind ("ministries"/"topics")
@@ -146,14 +233,19 @@ class Store:
         pos = self.by_id.get(article_id)
         return None if pos is None else self.articles[pos]
 
+    @property
+    def entries(self) -> Sequence[Entry | Article]:
+        """What the indexes were built from, one for each article, oldest first: ``Entry`` or ``Article``."""
+        arts = self.articles
+        return arts.entries if isinstance(arts, LazyArticles) else arts
+
     def newest(self, selection: Selection, count: int) -> list[Article]:
         """Returns up to ``count`` articles of ``selection`` that are not withdrawn, newest first."""
-        arts = self.articles
+        arts, entries = self.articles, self.entries
         out: list[Article] = []
         for p in reversed(selection.positions):
-            art = arts[p]
-            if art.withdrawn is None:
-                out.append(art)
+            if entries[p].withdrawn is None:
+                out.append(arts[p])
                 if len(out) == count:
                     break
         return out
@@ -180,9 +272,11 @@ class Store:
     def last_change(self) -> "dt.datetime | None":
         """Returns the newest date the store records (an update, a correction or a withdrawal), or None."""
         if "last_change" not in self._memo:
-            dates = [a.updated for a in self.articles[-50:]]
-            dates += [a.updated for a in self.withdrawn] + [a.withdrawn.date for a in self.withdrawn]  # type: ignore[union-attr]
-            dates += [self.articles[p].updated for p in self.corrected_positions]
+            entries = self.entries
+            withdrawn = [entries[p] for p in self.withdrawn_positions]
+            dates = [a.updated for a in entries[-50:]]
+            dates += [a.updated for a in withdrawn] + [a.withdrawn.date for a in withdrawn]  # type: ignore[union-attr]
+            dates += [entries[p].updated for p in self.corrected_positions]
             self._memo["last_change"] = max(dates, default=None)
         return self._memo["last_change"]
 
@@ -200,7 +294,7 @@ class Store:
 
 
 def build_selections(
-    articles: Sequence[Article], ministries: dict[str, Ministry], topics: dict[str, Topic]
+    articles: Sequence[Entry | Article], ministries: dict[str, Ministry], topics: dict[str, Topic]
 ) -> dict[str, Selection]:
     """Returns every selection, each the positions of its articles in ``articles`` (which must be oldest first)."""
     out = {"all": Selection("all", "All news", range(len(articles)))}

@@ -405,7 +405,7 @@ def test_a_sound_store_takes_the_fast_path_only(monkeypatch):
     doc["articles"][10]["title"] = "A new title"
     again = loader.parse_store(_lines(doc))
     assert typed == [1] and len(calls) == 1
-    assert sum(a is b for a, b in zip(store.articles, again.articles)) == 299
+    assert sum(a is b for a, b in zip(store.entries, again.entries)) == 299
 
     # an article the Structs do not take (a null) is read by orjson and built by the dict fast path
     doc["articles"][20]["url"] = None

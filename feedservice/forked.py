@@ -1,0 +1,76 @@
+"""Runs a function in a forked child on the other core, and hands its bytes back: how a first load checks two
+parts of a store at once.
+
+The child is a fork, so it starts in a moment with everything the parent has read (the file's bytes are
+shared, not copied), and it writes its answer into an anonymous in-memory file (``memfd``) instead of a pipe, so
+it never waits for the parent to read. ``start`` forks only where that is safe: on Linux, and in a process that
+runs no other thread, since a thread holding a lock at the fork would leave it held for good in the child. Where
+it cannot fork, or the child fails, the caller does the work itself: the answer is the same, only later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import threading
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+def can_fork() -> bool:
+    """Returns whether ``start`` may fork here and now."""
+    return sys.platform == "linux" and hasattr(os, "memfd_create") and threading.active_count() == 1
+
+
+def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
+    """Starts ``work()`` in a forked child; returns ``result()``, which waits for the child and returns what
+    ``work`` returned, or None if the child failed (it logs why). Returns None at once if it cannot fork here."""
+    if not can_fork():
+        return None
+    try:
+        fd = os.memfd_create("feedservice-forked", os.MFD_CLOEXEC)
+    except OSError as e:
+        log.debug("no memfd, so no child: %s", e)
+        return None
+    try:
+        pid = os.fork()
+    except OSError as e:
+        os.close(fd)
+        log.debug("cannot fork: %s", e)
+        return None
+    if pid == 0:  # the child: nothing of the parent's may run here (no atexit, no buffered output), hence _exit
+        code = 1
+        try:
+            data = memoryview(work())
+            while data:
+                data = data[os.write(fd, data):]
+            code = 0
+        except BaseException as e:  # noqa: BLE001  (whatever it was, the parent does the work itself)
+            try:
+                os.write(2, f"feedservice: a forked child failed: {e!r}\n".encode())
+            except OSError:
+                pass
+        finally:
+            os._exit(code)
+
+    def result() -> bytearray | None:
+        try:
+            _, status = os.waitpid(pid, 0)
+            if os.waitstatus_to_exitcode(status) != 0:
+                log.warning("a forked child ended with %s; doing its work here", os.waitstatus_to_exitcode(status))
+                return None
+            size = os.fstat(fd).st_size
+            out = bytearray(size)
+            view, at = memoryview(out), 0
+            while at < size:
+                n = os.preadv(fd, [view[at:]], at)
+                if n == 0:
+                    return None
+                at += n
+            return out
+        finally:
+            os.close(fd)
+
+    return result

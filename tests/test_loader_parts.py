@@ -1,0 +1,150 @@
+"""A first load split with a forked child (``forked``, ``loader_parts``) and the articles built when shown
+(``store.LazyArticles``) give the very store a load in one process gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import zoneinfo
+from pathlib import Path
+
+import pytest
+
+from feedservice import loader
+from feedservice.loader_parts import PartRead
+from feedservice.store import Correction, Entry, LazyArticles, Withdrawal
+from test_loader_equivalence import _generated, _lines
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Loads a store in a new process (no thread but the main one, so it may fork) with the fork threshold at 1, and
+# prints what a reader could see of it, and whether a child did its share.
+PROBE = r"""
+import json, sys
+from feedservice import forked, loader, loader_parts
+loader.FORK_FROM = 1
+ran = []
+start = forked.start
+def spying(work):
+    result = start(work)
+    if result is None:
+        return None
+    def waited():
+        got = result()
+        ran.append(got is not None)
+        return got
+    return waited
+forked.start = spying
+if sys.argv[2] == "child-fails":
+    def fails(*args):
+        raise RuntimeError("the child fails on purpose")
+    loader_parts.PartRead.encode = fails
+store = loader.parse_store(open(sys.argv[1], "rb").read(), "store.json")
+print(json.dumps({"ran": ran, "seen": repr((store.version, list(store.entries), list(store.articles),
+    {k: list(s.positions) for k, s in store.selections.items()}, store.by_id, store.withdrawn_positions,
+    store.corrected_positions, store.last_change))}))
+"""
+
+
+def _seen(store) -> str:
+    return repr((store.version, list(store.entries), list(store.articles),
+                 {k: list(s.positions) for k, s in store.selections.items()}, store.by_id, store.withdrawn_positions,
+                 store.corrected_positions, store.last_change))
+
+
+def _forked_load(tmp_path: Path, raw: bytes, mode: str = "") -> dict:
+    path = tmp_path / "store.json"
+    path.write_bytes(raw)
+    out = subprocess.run([sys.executable, "-c", PROBE, str(path), mode], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _doc(n: int = 120) -> dict:
+    """A store whose articles take every way through the loader, in both parts."""
+    doc = _generated(n, seed=7)
+    for k in (11, 101):
+        doc["articles"][k]["source"] = {"newsletter": 58, "note": "caf\u00e9"}  # a suspect byte: checked text by text
+    for k in (13, 103):
+        doc["articles"][k]["url"] = "https://example.org:8080/a"  # not a plain URL: the detailed check takes it
+    for k in (17, 107):
+        doc["articles"][k]["content_html"] = None  # the Structs refuse a null; orjson and the dict path take it
+    return doc
+
+
+@pytest.mark.parametrize("mode", ["", "child-fails"])
+def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_path, monkeypatch, mode):
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    raw = _lines(_doc())
+    alone = loader.parse_store(raw, "store.json")
+    got = _forked_load(tmp_path, raw, mode)
+    assert got["ran"] == [mode == ""]  # a child ran; it failed when told to, and the parent did its share
+    assert got["seen"] == _seen(alone)
+
+
+def test_a_first_read_shared_with_a_child_still_names_every_problem(tmp_path, monkeypatch):
+    doc = _doc()
+    doc["articles"][100]["published"] = "15/02/2024"  # in the child's part
+    doc["articles"][3]["ministries"] = ["no-such-ministry"]  # in the parent's
+    path = tmp_path / "store.json"
+    path.write_bytes(_lines(doc))
+    script = PROBE.replace("store = loader", "try:\n    store = loader").replace(
+        "print(json.dumps", "except Exception as e:\n    print(json.dumps({'problems': e.problems}))\n    sys.exit()\nprint(json.dumps")
+    out = subprocess.run([sys.executable, "-c", script, str(path), ""], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    problems = json.loads(out.stdout)["problems"]
+    assert [p.split(": ")[1] for p in problems] == [
+        f"articles[3] ({doc['articles'][3]['id']})", f"articles[100] ({doc['articles'][100]['id']})"
+    ]
+    assert "published: '15/02/2024' is not an RFC 3339 date" in problems[1]
+
+
+@pytest.mark.parametrize("tz, usable", [
+    (dt.timezone(dt.timedelta(hours=9)), True),
+    (dt.timezone(dt.timedelta(hours=-3, minutes=-30)), True),
+    (dt.timezone(dt.timedelta(hours=9, seconds=30)), False),  # RFC 3339 cannot write it
+    (zoneinfo.ZoneInfo("Asia/Seoul"), False),  # offsets in seconds before 1908
+])
+def test_a_part_goes_through_bytes_only_in_a_zone_rfc_3339_writes_exactly(tz, usable):
+    assert PartRead.usable(tz) is usable
+
+
+def test_a_part_read_back_is_the_part_written():
+    tz = dt.timezone(dt.timedelta(hours=9))
+    at = dt.datetime(2024, 5, 1, 9, 30, 0, 123456, tzinfo=tz)
+    later = at + dt.timedelta(days=2)
+    slugs = ("molit", "ngii")
+    entries = [
+        Entry("a", at, at, slugs, ("smart-city",)),
+        None,
+        Entry("b", at, later, ("molit",), ("smart-city",), (Correction(later, "Fixed a figure"),)),
+        Entry("c", later, later, slugs, (), (), Withdrawal(later, "Published in error")),
+        None,
+    ]
+    wire = PartRead(tz)
+    back, built, read = wire.decode(wire.encode(entries, 7, 9))
+    assert back == entries and (built, read) == (7, 9)
+    assert back[0].ministries is back[3].ministries  # equal slug lists are one tuple again
+    assert all(e is None or e.published.tzinfo == tz and e.published.utcoffset() == at.utcoffset() for e in back)
+
+
+def test_lazy_articles_build_each_when_asked_and_keep_the_recent_ones(monkeypatch):
+    monkeypatch.setattr(LazyArticles, "CACHED", 2)
+    store = loader.parse_store(_lines(_generated(12)), "store.json")
+    arts = store.articles
+    assert isinstance(arts, LazyArticles)
+    built: list[bytes] = []
+    build = arts._build
+    lazy = LazyArticles(arts._texts, arts.entries, lambda text: built.append(bytes(text)) or build(text))
+    assert len(lazy) == 12 and lazy[-1] == lazy[11] and lazy[2:5] == [lazy[2], lazy[3], lazy[4]]
+    assert [a.id for a in lazy] == [e.id for e in arts.entries] and lazy == tuple(arts)
+    with pytest.raises(IndexError):
+        lazy[12]
+    built.clear()
+    lazy[0], lazy[0], lazy[1], lazy[0], lazy[2], lazy[1]
+    assert len(built) == 4  # 0, 1 and 2 once each, then 1 again: only the 2 most recent are kept
+    assert lazy[1] is lazy[1] and lazy[1].title and lazy[0].summary
