@@ -57,7 +57,11 @@ def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
 
     def result() -> bytearray | None:
         try:
-            _, status = os.waitpid(pid, 0)
+            try:
+                _, status = os.waitpid(pid, 0)
+            except ChildProcessError:  # a SIGCHLD handler of the host (a process manager's) reaped it first
+                log.warning("a forked child was reaped by someone else; doing its work here")
+                return None
             if os.waitstatus_to_exitcode(status) != 0:
                 log.warning("a forked child ended with %s; doing its work here", os.waitstatus_to_exitcode(status))
                 return None

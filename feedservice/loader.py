@@ -42,6 +42,7 @@ from .loader_parts import CHILD_SHARE, FORK_FROM, PartRead
 from .loader_json import (
     MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, text_suspect,
 )
+from .loader_typed import read_many as read_structs
 from .loader_typed import read_one, read_typed, typed_builder
 from .sanitize import clean_html, may_decode_forbidden
 from .store import (
@@ -552,6 +553,16 @@ class _Checker:
                 raise AssertionError(f"{name}: an article checked at load is refused now: {checker.problems}")
             return art
 
+        def read_many(texts: list) -> list[Article]:
+            """``[read(text) for text in texts]``, the sound ones read and built together (a page of 50 in a
+            fifth of the time)."""
+            if not texts:
+                return []
+            suspects = text_suspect(b"".join(texts)) and list(map(text_suspect, map(bytes, texts)))
+            arts, _ = typed(read_structs(texts), suspects)
+            return [read(text) if art is None else art for art, text in zip(arts, texts)]
+
+        read.many = read_many  # type: ignore[attr-defined]
         return read
 
     def portal(self, obj: Any) -> Portal | None:

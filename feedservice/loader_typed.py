@@ -125,11 +125,16 @@ def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[
     texts = elements.texts
     for at in range(0, len(ks), CHUNK):
         part = slice(at, at + CHUNK)
-        chunk = list(map(texts.__getitem__, ks[part]))
-        try:
-            yield part, _LIST.decode(_as_list(chunk))
-        except _REFUSED:
-            yield part, list(map(read_one, chunk))
+        yield part, read_many(list(map(texts.__getitem__, ks[part])))
+
+
+def read_many(chunk: list) -> list[_Article | None]:
+    """Returns the Struct of each JSON text of ``chunk`` (not empty), or None for each msgspec refuses: in one
+    call unless one of them does not fit."""
+    try:
+        return _LIST.decode(_as_list(chunk))
+    except _REFUSED:
+        return list(map(read_one, chunk))
 
 
 def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] | bool], tuple[list[Article | None], int]]:

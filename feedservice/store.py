@@ -15,11 +15,11 @@ import threading
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from operator import attrgetter
-from typing import Any, Callable, Iterator, overload
+from typing import Any, Callable, Iterable, Iterator, overload
 
 import msgspec
-from cachetools import LRUCache
 
 from .sanitize import clean_html
 
@@ -134,7 +134,8 @@ class LazyArticles(Sequence):
     A store of 100,000 articles holds its file's bytes (shared by forked workers) and one small ``Entry`` an
     article, instead of 250 MB of objects built at load; the loader checked every text before this was made, so
     ``build(text)`` gives the very Article the load checked. The most recently shown articles are kept
-    (``CACHED``): a feed's 50 are built once, then served from here. Reads may come from any thread.
+    (``CACHED``, see ``_keep``): a page's 50 are built once, then served from here. Reads may come from any
+    thread.
     """
 
     CACHED = 4096
@@ -143,7 +144,7 @@ class LazyArticles(Sequence):
         if len(texts) != len(entries):
             raise ValueError("one text an entry")
         self._texts, self.entries, self._build = texts, entries, build
-        self._cache: LRUCache = LRUCache(self.CACHED)
+        self._cache: dict[int, Article] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
@@ -155,7 +156,7 @@ class LazyArticles(Sequence):
     def __getitem__(self, index: slice) -> list[Article]: ...
     def __getitem__(self, index: int | slice) -> Article | list[Article]:
         if isinstance(index, slice):
-            return [self._one(p) for p in range(*index.indices(len(self._texts)))]
+            return self.many(range(*index.indices(len(self._texts))))
         n = len(self._texts)
         p = index + n if index < 0 else index
         if not 0 <= p < n:
@@ -175,16 +176,44 @@ class LazyArticles(Sequence):
     def __repr__(self) -> str:
         return f"<LazyArticles: {len(self)} articles>"
 
+    def many(self, positions: Iterable[int]) -> list[Article]:
+        """Returns the articles at ``positions``, those not kept built together (``build.many``, if it has one)."""
+        positions = list(positions)
+        found = list(map(self._cache.get, positions))
+        missing = list(dict.fromkeys(p for p, art in zip(positions, found) if art is None))
+        if missing:
+            many = getattr(self._build, "many", None)
+            texts = list(map(self._texts.__getitem__, missing))
+            built = many(texts) if many is not None else list(map(self._build, texts))
+            entries = self.entries
+            for p, art in zip(missing, built):
+                if art.id != entries[p].id:  # cannot happen: see _one
+                    raise AssertionError(f"article {p} built as {art.id!r}, indexed as {entries[p].id!r}")
+            made = dict(zip(missing, built))
+            self._keep(made)
+            found = [made[p] if art is None else art for p, art in zip(positions, found)]
+        return found
+
     def _one(self, p: int) -> Article:
-        with self._lock:
-            art = self._cache.get(p)
+        art = self._cache.get(p)
         if art is None:
             art = self._build(self._texts[p])
             if art.id != self.entries[p].id:  # cannot happen: the texts are the ones the load checked
                 raise AssertionError(f"article {p} built as {art.id!r}, indexed as {self.entries[p].id!r}")
-            with self._lock:
-                self._cache[p] = art
+            self._keep({p: art})
         return art
+
+    def _keep(self, made: dict[int, Article]) -> None:
+        """Keeps the articles just built, and lets the oldest kept go beyond ``CACHED``: first in, first out (a
+        dict keeps its order, so this is cheap; rendered documents are cached anyway, and what is asked again
+        soon is the same page in another format)."""
+        cache = self._cache
+        with self._lock:
+            cache.update(made)
+            over = len(cache) - self.CACHED
+            if over > 0:
+                for p in list(islice(cache, over)):
+                    del cache[p]
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,14 +270,18 @@ class Store:
 
     def newest(self, selection: Selection, count: int) -> list[Article]:
         """Returns up to ``count`` articles of ``selection`` that are not withdrawn, newest first."""
-        arts, entries = self.articles, self.entries
-        out: list[Article] = []
+        entries = self.entries
+        out: list[int] = []
         for p in reversed(selection.positions):
             if entries[p].withdrawn is None:
-                out.append(arts[p])
+                out.append(p)
                 if len(out) == count:
                     break
-        return out
+        return self._at(out)
+
+    def _at(self, positions: Iterable[int]) -> list[Article]:
+        arts = self.articles
+        return arts.many(positions) if isinstance(arts, LazyArticles) else list(map(arts.__getitem__, positions))
 
     def withdrawn_in(self, selection: Selection) -> list[Article]:
         """Returns the withdrawn articles of ``selection``, most recently withdrawn first."""
@@ -266,7 +299,7 @@ class Store:
 
     @property
     def withdrawn(self) -> list[Article]:
-        return [self.articles[p] for p in self.withdrawn_positions]
+        return self._at(self.withdrawn_positions)
 
     @property
     def last_change(self) -> "dt.datetime | None":
@@ -282,8 +315,7 @@ class Store:
 
     def slice(self, selection: Selection, start: int, stop: int) -> list[Article]:
         """Returns the articles at positions ``start``..``stop`` (oldest-first numbering), newest first."""
-        arts = self.articles
-        return [arts[p] for p in reversed(selection.positions[start:stop])]
+        return self._at(reversed(selection.positions[start:stop]))
 
     def feeds(self) -> Iterator[Selection]:
         """Yields every selection: all, then ministries, then topics, in store order."""
