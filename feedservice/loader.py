@@ -38,7 +38,7 @@ from urllib.parse import urlsplit
 from .errors import StoreError
 from . import forked
 from .loader_fast import ArticleMemo, Context, article_builder
-from .loader_parts import CHILD_SHARE, FORK_FROM, PartRead
+from .loader_parts import CHILD_SHARE, FORK_FROM, PartRead, merged_index, part_index
 from .loader_json import (
     MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, text_suspect,
 )
@@ -53,6 +53,7 @@ from .store import (
     LazyArticles,
     Ministry,
     Portal,
+    Selection,
     Store,
     Topic,
     Withdrawal,
@@ -313,6 +314,9 @@ class _Checker:
         self.refused: dict[str, set[str] | None] = {"ministries": set(), "topics": set()}
         # each article's JSON text, when the articles were read from them (Elements): the store is then lazy
         self.texts: list | None = None
+        # (the articles' order, the selections), when the two parts of a forked first read made them (see
+        # loader_parts.merged_index); build() then need not
+        self.presorted: tuple[list[int], dict[str, Selection]] | None = None
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(_printable(f"{self.name}: {where}: {message}"))
@@ -499,9 +503,12 @@ class _Checker:
         if self.problems or portal is None:
             return None
         # Ordered by (published, id): a stable sort by id, then by date, compares no tuples (twice as fast).
-        order = list(range(len(articles)))
-        order.sort(key=list(map(attrgetter("id"), articles)).__getitem__)
-        order.sort(key=list(map(attrgetter("published"), articles)).__getitem__)
+        if self.presorted is not None:
+            order, selections = self.presorted
+        else:
+            order, selections = list(range(len(articles))), None
+            order.sort(key=list(map(attrgetter("id"), articles)).__getitem__)
+            order.sort(key=list(map(attrgetter("published"), articles)).__getitem__)
         if self.texts is not None:  # read from the file's text: kept as Entries, built when shown
             texts = self.texts
             ordered: Sequence[Article] = LazyArticles(
@@ -520,7 +527,7 @@ class _Checker:
             ministries=ministries,
             topics=topics,
             articles=ordered,
-            selections=build_selections(entries, ministries, topics),
+            selections=build_selections(entries, ministries, topics) if selections is None else selections,
             by_id=dict(zip(map(attrgetter("id"), entries), positions)),
             renamed={"ministries": m_renamed, "topics": t_renamed},
             withdrawn_positions=tuple(
@@ -691,6 +698,7 @@ class _Checker:
             if out is not None:
                 self.remembered = ArticleMemo(self.tz, *current, dict(zip(keys, out)))
                 return out
+            self.presorted = None
             # Some article has a problem: check them again one by one, for the messages in order. An article
             # whose text the last load read is that load's article, neither read nor built again: a refused
             # edit of one article costs the memory of one article, not of a second store.
@@ -724,20 +732,36 @@ class _Checker:
         forks = len(todo) >= FORK_FROM and PartRead.usable(self.tz)
         split = len(todo) - len(todo) * CHILD_SHARE // 100 if forks else len(todo)
         wire = PartRead(self.tz)
-        result = forked.start(lambda: wire.encode(*self._typed_part(elements, todo[split:], typed))) if split < len(todo) else None
+        # When every article is read, each process also orders and selects its own part (part_index), and the
+        # two are merged below instead of build() doing it all for the whole store after the child is done.
+        indexed = len(todo) == len(keys)
+
+        def child() -> bytes:
+            entries, strings_built, strings_read = self._typed_part(elements, todo[split:], typed)
+            index = part_index(entries, ministries, topics) if indexed and None not in entries else None
+            return wire.encode(entries, strings_built, strings_read, index)
+
+        result = forked.start(child) if split < len(todo) else None
         self.version.start()  # type: ignore[union-attr]  # after the fork: the child is the only thread it ever had
         built, strings_built, strings_read = self._typed_part(elements, todo[:split], typed)
+        own = part_index(built, ministries, topics) if result is not None and indexed and None not in built else None  # type: ignore[arg-type]
         if split < len(todo):
             got = result() if result is not None else None
-            part = wire.decode(got) if got is not None else self._typed_part(elements, todo[split:], typed)
-            built += part[0]
-            strings_built += part[1]
-            strings_read += part[2]
+            entries, n_built, n_read, index = (
+                wire.decode(got) if got is not None else (*self._typed_part(elements, todo[split:], typed), None)
+            )
+            if own is not None and index is not None:
+                self.presorted = merged_index(built, own, entries, index, ministries, topics)  # type: ignore[arg-type]
+            built += entries
+            strings_built += n_built
+            strings_read += n_read
         if before:
             built = _kept_if_equal(built, before)
         strings: int | None = strings_built
         elements.strings += strings_read
-        for k, art in zip(todo, built):
+        if indexed and None not in built:
+            arts = built  # every article read, and built: todo is every place in order
+        for k, art in zip(todo, built) if arts is not built else ():
             if art is None:
                 obj, check_text = elements.read(k)
                 art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)

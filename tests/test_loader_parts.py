@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import subprocess
 import sys
 import zoneinfo
@@ -13,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from feedservice import loader
-from feedservice.loader_parts import PartRead
-from feedservice.store import Correction, Entry, LazyArticles, Withdrawal
+from feedservice.loader_parts import PartRead, merged_index, part_index
+from feedservice.store import Correction, Entry, LazyArticles, Ministry, Topic, Withdrawal, build_selections
 from test_loader_equivalence import _generated, _lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,8 +134,14 @@ def test_a_part_read_back_is_the_part_written():
         None,
     ]
     wire = PartRead(tz)
-    back, built, read = wire.decode(wire.encode(entries, 7, 9))
-    assert back == entries and (built, read) == (7, 9)
+    back, built, read, index = wire.decode(wire.encode(entries, 7, 9))
+    assert back == entries and (built, read) == (7, 9) and index is None  # refused articles: no index
+    whole = [e for e in entries if e is not None]
+    own = part_index(whole, {"molit": Ministry("molit", "MOLIT"), "ngii": Ministry("ngii", "NGII")},
+                     {"smart-city": Topic("smart-city", "Smart city")})
+    *_, index = wire.decode(wire.encode(whole, 0, 0, own))
+    assert index == own and {k: list(v) for k, v in index.groups.items()} == {
+        "ministries/molit": [0, 1, 2], "ministries/ngii": [0, 2], "topics/smart-city": [0, 1]}
     assert back[0].ministries is back[3].ministries  # equal slug lists are one tuple again
     assert all(e is None or e.published.tzinfo == tz and e.published.utcoffset() == at.utcoffset() for e in back)
 
@@ -159,3 +166,19 @@ def test_lazy_articles_build_each_when_asked_and_keep_the_last_ones_built(monkey
     assert lazy.many([5, 7, 5]) == [lazy[5], lazy[7], lazy[5]] == [build(arts._texts[k]) for k in (5, 7, 5)]
     assert len(built) == 2  # one build for each article not kept
     assert store.slice(store.selections["all"], 3, 6) == [lazy[5], lazy[4], lazy[3]]
+
+
+@pytest.mark.parametrize("split", [0, 1, 37, 60, 119, 120])
+def test_two_parts_indexed_apart_and_merged_are_the_whole_indexed_at_once(split):
+    store = loader.parse_store(_lines(_doc()), "store.json")  # one process: fewer than FORK_FROM articles
+    entries = list(store.entries)
+    random.Random(split).shuffle(entries)  # file order is any order
+    first, second = entries[:split], entries[split:]
+    order, selections = merged_index(
+        first, part_index(first, store.ministries, store.topics),
+        second, part_index(second, store.ministries, store.topics), store.ministries, store.topics,
+    )
+    assert [entries[k] for k in order] == list(store.entries)
+    assert {k: (s.title, list(s.positions)) for k, s in selections.items()} == {
+        k: (s.title, list(s.positions)) for k, s in build_selections(store.entries, store.ministries, store.topics).items()
+    }
