@@ -51,6 +51,7 @@ from .store import (
     Entry,
     Former,
     LazyArticles,
+    LazyDict,
     Ministry,
     Portal,
     Selection,
@@ -509,7 +510,7 @@ class _Checker:
             topics=topics,
             articles=ordered,
             selections=build_selections(entries, ministries, topics) if selections is None else selections,
-            by_id=dict(zip(map(attrgetter("id"), entries), positions)),
+            by_id=LazyDict(lambda: dict(zip(map(attrgetter("id"), entries), positions))),
             renamed={"ministries": m_renamed, "topics": t_renamed},
             withdrawn_positions=tuple(
                 compress(positions, map(is_not, map(attrgetter("withdrawn"), entries), repeat(None)))
@@ -677,7 +678,7 @@ class _Checker:
                 value, keys, known, fast, typed_builder(ctx), ministries, topics, m_renamed, t_renamed, count
             )
             if out is not None:
-                self.remembered = ArticleMemo(self.tz, *current, dict(zip(keys, out)))
+                self.remembered = ArticleMemo(self.tz, *current, LazyDict(lambda: dict(zip(keys, out))))
                 return out
             self.presorted = None
             # Some article has a problem: check them again one by one, for the messages in order. An article

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import chain
 from operator import attrgetter, methodcaller
@@ -29,7 +30,7 @@ from typing import Any, Callable
 
 import msgspec
 
-from .store import Article
+from .store import Article, Entry
 
 ARTICLE_FIELDS = frozenset((
     "id", "title", "published", "updated", "ministries", "topics", "summary", "content_html", "url", "source",
@@ -308,9 +309,9 @@ class ArticleMemo:
     tz: dt.tzinfo | None = None
     ministries: frozenset[str] = frozenset()  # current slugs, not former ones
     topics: frozenset[str] = frozenset()
-    articles: dict[bytes, Article] = field(default_factory=dict)
+    articles: Mapping[bytes, Entry | Article] = field(default_factory=dict)  # a dict, or a LazyDict (loader)
 
-    def usable(self, tz: dt.tzinfo, ministries: frozenset[str], topics: frozenset[str]) -> dict[bytes, Article]:
+    def usable(self, tz: dt.tzinfo, ministries: frozenset[str], topics: frozenset[str]) -> Mapping[bytes, Entry | Article]:
         """Returns the articles that stay as they are with this time zone, ministries and topics."""
         if tz != self.tz:
             return {}

@@ -13,7 +13,7 @@ import datetime as dt
 from array import array
 from dataclasses import dataclass
 from itertools import compress
-from operator import attrgetter, is_not, methodcaller, not_
+from operator import attrgetter, is_not, methodcaller, ne, not_
 from typing import Any, Sequence
 
 import msgspec
@@ -37,7 +37,8 @@ _zone = attrgetter("tzinfo")
 class _Wire(Struct, array_like=True, gc=False):
     ids: list[str]
     published: list[dt.datetime]
-    updated: list[dt.datetime]
+    later: list[int]  # the places whose updated is not their published (most articles were never updated)
+    updated: list[dt.datetime]  # theirs
     lists: list[tuple[str, ...]]  # every slug list of the part, once
     ministries: list[int]  # each article's, by its place in lists
     topics: list[int]
@@ -81,8 +82,11 @@ class PartRead:
             (k, [(c.date, c.note) for c in e.corrections], None if e.withdrawn is None else (e.withdrawn.date, e.withdrawn.reason))
             for k, e in enumerate(built) if e.corrections or e.withdrawn is not None
         ]
+        published, updated = list(map(_published, built)), list(map(_updated, built))
+        later = list(map(ne, published, updated))
         return _ENCODER.encode(_Wire(
-            list(map(_id, built)), list(map(_published, built)), list(map(_updated, built)), lists,
+            list(map(_id, built)), published, list(compress(range(len(built)), later)), list(compress(updated, later)),
+            lists,
             list(map(place.__getitem__, m_lists)), list(map(place.__getitem__, t_lists)), extras, refused,
             strings_built, strings_read,
             [] if index is None else index.order,
@@ -92,7 +96,10 @@ class PartRead:
     def decode(self, data: Any) -> tuple[list[Entry | None], int, int, PartIndex | None]:
         w = _DECODER.decode(data)
         lists = [self.lists.setdefault(slugs, slugs) for slugs in w.lists]
-        published, updated = self._in_zone(w.published), self._in_zone(w.updated)
+        published = self._in_zone(w.published)
+        updated = published.copy()
+        for k, moment in zip(w.later, self._in_zone(w.updated)):
+            updated[k] = moment
         ministries, topics = list(map(lists.__getitem__, w.ministries)), list(map(lists.__getitem__, w.topics))
         out: list[Entry | None] = list(map(Entry, w.ids, published, updated, ministries, topics))
         for k, corrections, withdrawn in w.extras:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from array import array
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from operator import attrgetter
@@ -129,6 +129,53 @@ def entries_of(arts: list[Entry | Article | None]) -> list[Entry | None]:
     if types <= {Article}:  # the usual case: every one an Article
         return list(map(Entry, *(map(get, arts) for get in _entry_fields)))
     return [a if a is None or type(a) is Entry else Entry(*(get(a) for get in _entry_fields)) for a in arts]
+
+
+class LazyDict(Mapping):
+    """A read-only dict made by ``make()`` the first time it is read: an index a load need not build before it
+    can serve (the id index, the reload memo's keys), paid for by whoever first asks. Reads may come from any
+    thread; the dict is made once."""
+
+    def __init__(self, make: Callable[[], dict]) -> None:
+        self._make: Callable[[], dict] | None = make
+        self._dict: dict = {}
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> dict:
+        if self._make is not None:
+            with self._lock:
+                if self._make is not None:
+                    self._dict = self._make()
+                    self._make = None
+        return self._dict
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.made[key]
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.made.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.made
+
+    def __iter__(self) -> Iterator:
+        return iter(self.made)
+
+    def __len__(self) -> int:
+        return len(self.made)
+
+    def keys(self) -> Any:
+        return self.made.keys()
+
+    def values(self) -> Any:
+        return self.made.values()
+
+    def items(self) -> Any:
+        return self.made.items()
+
+    def __repr__(self) -> str:
+        return repr(self.made)
 
 
 class LazyArticles(Sequence):
@@ -248,7 +295,7 @@ class Store:
     topics: dict[str, Topic]
     articles: Sequence[Article]  # a tuple, or LazyArticles for a store read from a file laid out one article a line
     selections: dict[str, Selection] = field(repr=False)
-    by_id: dict[str, int] = field(repr=False)
+    by_id: Mapping[str, int] = field(repr=False)  # a dict, or a LazyDict made on the first article asked for
     # former slug -> current slug, per kind ("ministries"/"topics")
     renamed: dict[str, dict[str, str]] = field(repr=False)
     withdrawn_positions: tuple[int, ...] = field(default=(), repr=False)

@@ -15,7 +15,7 @@ import pytest
 
 from feedservice import loader
 from feedservice.loader_parts import PartRead, merged_index, part_index
-from feedservice.store import Correction, Entry, LazyArticles, Ministry, Topic, Withdrawal, build_selections
+from feedservice.store import Correction, Entry, LazyArticles, LazyDict, Ministry, Topic, Withdrawal, build_selections
 from test_loader_equivalence import _generated, _lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,3 +182,15 @@ def test_two_parts_indexed_apart_and_merged_are_the_whole_indexed_at_once(split)
     assert {k: (s.title, list(s.positions)) for k, s in selections.items()} == {
         k: (s.title, list(s.positions)) for k, s in build_selections(store.entries, store.ministries, store.topics).items()
     }
+
+
+def test_a_lazy_dict_is_made_once_on_first_read_and_reads_as_the_dict():
+    made = []
+    index = LazyDict(lambda: made.append(1) or {"a": 0, "b": 1})
+    store = loader.parse_store(_lines(_generated(12)), "store.json")
+    assert made == [] and isinstance(store.by_id, LazyDict)  # the load did not make the id index
+    assert index.get("a") == 0 and index["b"] == 1 and "b" in index and "c" not in index and index.get("c") is None
+    assert index == {"a": 0, "b": 1} and list(index.values()) == [0, 1] and dict(index.items()) == {"a": 0, "b": 1}
+    assert made == [1] and len(index) == 2 and repr(index) == "{'a': 0, 'b': 1}"
+    first = store.entries[0]
+    assert store.article(first.id).id == first.id and store.by_id[first.id] == 0
