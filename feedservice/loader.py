@@ -26,7 +26,7 @@ import os
 import re
 import threading
 import zoneinfo
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import compress, repeat
 from operator import attrgetter, is_not
 from typing import Any, Callable
@@ -672,13 +672,16 @@ class _Checker:
             # a former slug is never a current one (named_list refuses that), so current slugs suffice
             current = (frozenset(ministries), frozenset(topics))
             known = self.memo.usable(self.tz, *current)
-            keys = value.keys()
+            # each text's digest, for the memo: made now only if a last load left articles to look up
+            keys = value.keys() if known else None
             mark = len(self.problems)
             out = self._known_articles(
                 value, keys, known, fast, typed_builder(ctx), ministries, topics, m_renamed, t_renamed, count
             )
             if out is not None:
-                self.remembered = ArticleMemo(self.tz, *current, LazyDict(lambda: dict(zip(keys, out))))
+                self.remembered = ArticleMemo(
+                    self.tz, *current, LazyDict(lambda: dict(zip(value.keys() if keys is None else keys, out)))
+                )
                 return out
             self.presorted = None
             # Some article has a problem: check them again one by one, for the messages in order. An article
@@ -687,7 +690,8 @@ class _Checker:
             del self.problems[mark:]
             value.strings = 0
             items: Iterator[tuple[Any, bool | None]] = (
-                (art, None) if art is not None else value.read(k) for k, art in enumerate(map(known.get, keys))
+                (art, None) if art is not None else value.read(k)
+                for k, art in enumerate(repeat(None, len(value.texts)) if keys is None else map(known.get, keys))
             )
         elif isinstance(value, list):
             items = _each(value, self.check_text)
@@ -698,13 +702,13 @@ class _Checker:
         return self._each_article(items, fast, ministries, topics, m_renamed, t_renamed, count)
 
     def _known_articles(
-        self, elements: Elements, keys: list[bytes], known: dict[bytes, Article], fast: Callable, typed: Callable,
+        self, elements: Elements, keys: list[bytes] | None, known: Mapping[bytes, Entry | Article], fast: Callable, typed: Callable,
         ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool,
     ) -> list[Article] | None:
         """Returns the articles of ``elements``, reading only those whose key ``known`` does not hold (by the
         typed path ``typed``, else one by one with ``fast``); None if any has a problem (or two share an id), which the caller then
         reports."""
-        arts: list[Entry | Article | None] = list(map(known.get, keys))
+        arts: list[Entry | Article | None] = [None] * len(elements.texts) if keys is None else list(map(known.get, keys))
         todo = [k for k, art in enumerate(arts) if art is None]
         # The last load's entries by id: an article read again that equals one of them is that one (see
         # _kept_if_equal). Only worth it when much is read again: a file rewritten in another layout, say.
@@ -716,7 +720,7 @@ class _Checker:
         wire = PartRead(self.tz)
         # When every article is read, each process also orders and selects its own part (part_index), and the
         # two are merged below instead of build() doing it all for the whole store after the child is done.
-        indexed = len(todo) == len(keys)
+        indexed = len(todo) == len(arts)
 
         def child() -> bytes:
             entries, strings_built, strings_read = self._typed_part(elements, todo[split:], typed)
