@@ -38,7 +38,7 @@ from xxhash import xxh3_128_hexdigest
 from . import forked
 from .errors import StoreError
 from .loader_fast import ArticleMemo, Context, article_builder
-from .loader_parts import CHILD_SHARE, FORK_FROM, PartRead, merged_index, part_index
+from .loader_parts import CHILD_SHARE, FORK_FROM, Merged, PartRead, merged_index, part_index
 from .loader_json import (
     MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, text_suspect,
 )
@@ -54,7 +54,6 @@ from .store import (
     LazyDict,
     Ministry,
     Portal,
-    Selection,
     Store,
     Topic,
     Withdrawal,
@@ -301,7 +300,7 @@ class _Checker:
         self.texts: list | None = None
         # (the articles' order, the selections), when the two parts of a forked first read made them (see
         # loader_parts.merged_index); build() then need not
-        self.presorted: tuple[list[int], dict[str, Selection]] | None = None
+        self.presorted: Merged | None = None
 
     def problem(self, where: str, message: str) -> None:
         self.problems.append(_printable(f"{self.name}: {where}: {message}"))
@@ -485,10 +484,11 @@ class _Checker:
         if self.problems or portal is None:
             return None
         # Ordered by (published, id): a stable sort by id, then by date, compares no tuples (twice as fast).
-        if self.presorted is not None:
-            order, selections = self.presorted
+        merged = self.presorted
+        if merged is not None:
+            order = merged.order
         else:
-            order, selections = list(range(len(articles))), None
+            order = list(range(len(articles)))
             order.sort(key=list(map(attrgetter("id"), articles)).__getitem__)
             order.sort(key=list(map(attrgetter("published"), articles)).__getitem__)
         if self.texts is not None:  # read from the file's text: kept as Entries, built when shown
@@ -509,13 +509,15 @@ class _Checker:
             ministries=ministries,
             topics=topics,
             articles=ordered,
-            selections=build_selections(entries, ministries, topics) if selections is None else selections,
+            selections=build_selections(entries, ministries, topics) if merged is None else merged.selections,
             by_id=LazyDict(lambda: dict(zip(map(attrgetter("id"), entries), positions))),
             renamed={"ministries": m_renamed, "topics": t_renamed},
             withdrawn_positions=tuple(
                 compress(positions, map(is_not, map(attrgetter("withdrawn"), entries), repeat(None)))
-            ),
-            corrected_positions=tuple(compress(positions, map(attrgetter("corrections"), entries))),
+            ) if merged is None else merged.withdrawn,
+            corrected_positions=tuple(
+                compress(positions, map(attrgetter("corrections"), entries))
+            ) if merged is None else merged.corrected,
         )
 
     def reader(self, ctx: Context) -> Callable[[Any], Article]:
@@ -676,7 +678,8 @@ class _Checker:
             keys = value.keys() if known else None
             mark = len(self.problems)
             out = self._known_articles(
-                value, keys, known, fast, typed_builder(ctx), ministries, topics, m_renamed, t_renamed, count
+                value, keys, known, fast, typed_builder(ctx, entries=True), ministries, topics, m_renamed, t_renamed,
+                count,
             )
             if out is not None:
                 self.remembered = ArticleMemo(
@@ -735,7 +738,7 @@ class _Checker:
             entries, n_built, n_read, index = (
                 wire.decode(got) if got is not None else (*self._typed_part(elements, todo[split:], typed), None)
             )
-            if own is not None and index is not None:
+            if own is not None and index is not None and own.ids.isdisjoint(map(attrgetter("id"), entries)):
                 self.presorted = merged_index(built, own, entries, index, ministries, topics)  # type: ignore[arg-type]
             built += entries
             strings_built += n_built
@@ -755,9 +758,10 @@ class _Checker:
                 if strings is not None:
                     strings = None if n is None else strings + n
             arts[k] = art
-        ids = list(map(attrgetter("id"), arts))
-        if len(set(ids)) != len(ids):
-            return None
+        if self.presorted is None:  # else each part checked its ids, and the parent that none is in both
+            ids = list(map(attrgetter("id"), arts))
+            if len(set(ids)) != len(ids):
+                return None
         if self.strings is not None:
             self.strings = None if strings is None else self.strings + strings
         return arts  # type: ignore[return-value]
@@ -773,7 +777,7 @@ class _Checker:
         strings_built = 0
         for part, structs in read_typed(elements, ks):  # a chunk at a time: see read_typed
             arts_read, n = typed(structs, suspects if type(suspects) is bool else suspects[part])
-            built += entries_of(arts_read)  # the Articles go: LazyArticles builds them again when shown
+            built += arts_read  # Entries: LazyArticles builds the Articles when shown
             strings_built += n
         refused = [k for k, entry in zip(ks, built) if entry is None]
         if refused:  # read again one by one, which counts their strings then

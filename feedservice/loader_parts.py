@@ -51,6 +51,8 @@ class _Wire(Struct, array_like=True, gc=False):
     # positions in that order as array('I') bytes
     order: list[int] = []
     groups: dict[str, bytes] = {}
+    withdrawn: list[int] = []
+    corrected: list[int] = []
 
 
 _ENCODER = msgspec.json.Encoder()
@@ -91,6 +93,8 @@ class PartRead:
             strings_built, strings_read,
             [] if index is None else index.order,
             {} if index is None else {key: positions.tobytes() for key, positions in index.groups.items()},
+            [] if index is None else index.withdrawn,
+            [] if index is None else index.corrected,
         ))
 
     def decode(self, data: Any) -> tuple[list[Entry | None], int, int, PartIndex | None]:
@@ -116,7 +120,7 @@ class PartRead:
             for key, packed in w.groups.items():
                 groups[key] = positions = array("I")
                 positions.frombytes(packed)
-            index = PartIndex(w.order, groups)
+            index = PartIndex(w.order, groups, w.withdrawn, w.corrected, set())
         return out, w.strings_built, w.strings_read, index
 
     def _in_zone(self, moments: list[dt.datetime]) -> list[dt.datetime]:
@@ -134,29 +138,54 @@ class PartRead:
 
 @dataclass(frozen=True, slots=True)
 class PartIndex:
-    """A part's own index: ``order``, the places of its entries ordered by (published, id), and ``groups``, each
-    selection's positions in that order (the selections ``store.build_selections`` makes, but ``all``)."""
+    """A part's own index: ``order``, the places of its entries ordered by (published, id); ``groups``, each
+    selection's positions in that order (the selections ``store.build_selections`` makes, but ``all``); the
+    positions of the withdrawn and corrected ones; and ``ids``, its ids (in the process that made it only)."""
 
     order: list[int]
     groups: dict[str, Sequence[int]]
+    withdrawn: list[int]
+    corrected: list[int]
+    ids: set[str]
 
 
-def part_index(entries: list[Entry], ministries: dict, topics: dict) -> PartIndex:
-    """Returns the index of a part's entries (none None): each process makes its own at the same time, and
-    ``merged_index`` joins them in a fraction of what making one for the whole store takes."""
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """The index of two parts together (see ``merged_index``): ``Store``'s, and the order of the articles."""
+
+    order: list[int]
+    selections: dict[str, Selection]
+    withdrawn: tuple[int, ...]
+    corrected: tuple[int, ...]
+
+
+def part_index(entries: list[Entry], ministries: dict, topics: dict) -> PartIndex | None:
+    """Returns the index of a part's entries (none None), or None if two of them share an id: each process makes
+    its own at the same time, and ``merged_index`` joins them in a fraction of what making one for the whole
+    store takes."""
+    ids = list(map(_id, entries))
+    unique = set(ids)
+    if len(unique) != len(ids):
+        return None  # the loader's own check finds which, and says so
     order = list(range(len(entries)))
-    order.sort(key=list(map(_id, entries)).__getitem__)  # a stable sort by id, then by date: see loader.build
+    order.sort(key=ids.__getitem__)  # a stable sort by id, then by date: see loader.build
     order.sort(key=list(map(_published, entries)).__getitem__)
-    selections = build_selections(list(map(entries.__getitem__, order)), ministries, topics)
-    return PartIndex(order, {key: sel.positions for key, sel in selections.items() if key != "all"})
+    ordered = list(map(entries.__getitem__, order))
+    selections = build_selections(ordered, ministries, topics)
+    positions = range(len(ordered))
+    return PartIndex(
+        order, {key: sel.positions for key, sel in selections.items() if key != "all"},
+        list(compress(positions, map(is_not, map(_withdrawn, ordered), [None] * len(ordered)))),
+        list(compress(positions, map(_corrections, ordered))), unique,
+    )
 
 
 def merged_index(
     first: list[Entry], first_index: PartIndex, second: list[Entry], second_index: PartIndex,
     ministries: dict, topics: dict,
-) -> tuple[list[int], dict[str, Selection]]:
-    """Returns (the order of ``first + second`` by (published, id), as places in that list; every selection of
-    it), from each part's index.
+) -> Merged:
+    """Returns the index of ``first + second`` (its order by (published, id), as places in that list; every
+    selection; the withdrawn and corrected positions), from each part's index.
 
     Each part's order is a sorted run, so sorting their concatenation only merges two runs. Ids are unique, so
     the merged order keeps each part's own order: the k-th place from ``first`` in it is the k-th of
@@ -178,4 +207,6 @@ def merged_index(
             positions += map(at_second.__getitem__, second_index.groups.get(key, ()))
             positions.sort()
             selections[key] = Selection(key, named.name, array("I", positions))
-    return merged, selections
+    withdrawn = sorted([*map(at_first.__getitem__, first_index.withdrawn), *map(at_second.__getitem__, second_index.withdrawn)])
+    corrected = sorted([*map(at_first.__getitem__, first_index.corrected), *map(at_second.__getitem__, second_index.corrected)])
+    return Merged(merged, selections, tuple(withdrawn), tuple(corrected))

@@ -30,7 +30,7 @@ from msgspec import Meta, Struct
 
 from .loader_fast import PLAIN_URL_RE, Context, date_reader, dates_reader, slug_lister, slug_lists_checker
 from .loader_json import MAX_SAFE_INT, Elements
-from .store import Article, Correction, Withdrawal
+from .store import Article, Correction, Entry, Withdrawal
 
 # Errors a typed read raises for text the types refuse: ValidationError is a DecodeError, UnicodeDecodeError (a
 # string that is not UTF-8) a ValueError.
@@ -137,10 +137,13 @@ def read_many(chunk: list) -> list[_Article | None]:
         return list(map(read_one, chunk))
 
 
-def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] | bool], tuple[list[Article | None], int]]:
+def typed_builder(
+    ctx: Context, entries: bool = False
+) -> Callable[[list[_Article | None], list[bool] | bool], tuple[list[Any], int]]:
     """Returns ``build(structs, check_text)``: (an Article for each Struct, or None to ask for the detailed
     check; the number of JSON strings in the Structs built). ``check_text``: one flag per Struct, or one for
-    all (see ``_Checker.check_text``)."""
+    all (see ``_Checker.check_text``). With ``entries``, it makes the ``Entry`` of each instead: what a load
+    keeps (the checks are the same; only what is made of a Struct that passes them differs)."""
     tz = ctx.tz
     from .loader import (  # the detailed check's own patterns and limits, so the two cannot drift apart
         MOJIBAKE_RE, SLUG_RE, TEXT_FORBIDDEN_RE, XML_FORBIDDEN_RE, cleaned_forbidden,
@@ -224,7 +227,9 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
         if not all(map(str.strip, given_bodies)) or any(map(cleaned_forbidden, given_bodies)):
             return None
         sources, source_strings = source_column(list(map(_source, structs)))
-        out: list[Article | None] = list(map(
+        out: list[Any] = list(map(
+            Entry, ids, published, updated, art_ministries, art_topics,
+        )) if entries else list(map(
             Article, ids, titles, published, updated, art_ministries, art_topics, summaries, bodies, urls, sources,
         ))
         strings = (
@@ -372,7 +377,9 @@ def typed_builder(ctx: Context) -> Callable[[list[_Article | None], list[bool] |
                 if newest > updated:  # a correction is the only thing that moves `updated`
                     updated = newest
             total += strings
-            append(Article(
+            append(Entry(
+                art_id, published, updated, art_ministries, art_topics, corrections, withdrawn,
+            ) if entries else Article(
                 art_id, title, published, updated, art_ministries, art_topics, summary, content_html, url, source,
                 corrections, withdrawn,
             ))

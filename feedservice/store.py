@@ -124,7 +124,7 @@ _entry_fields = tuple(map(attrgetter, Entry.__struct_fields__))
 def entries_of(arts: list[Entry | Article | None]) -> list[Entry | None]:
     """Returns the Entry of each Article (an Entry or None stays as it is), with the loops in C."""
     types = set(map(type, arts))
-    if types <= {Entry}:
+    if types <= {Entry, type(None)}:
         return arts  # type: ignore[return-value]
     if types <= {Article}:  # the usual case: every one an Article
         return list(map(Entry, *(map(get, arts) for get in _entry_fields)))

@@ -38,6 +38,13 @@ def spying(work):
         return got
     return waited
 forked.start = spying
+merged = False
+merge = loader.merged_index
+def merging(*args):
+    global merged
+    merged = True
+    return merge(*args)
+loader.merged_index = merging
 if sys.argv[2] == "child-fails":
     def fails(*args):
         raise RuntimeError("the child fails on purpose")
@@ -50,7 +57,7 @@ if sys.argv[2] == "reaped":  # a host's SIGCHLD handler reaps the child before t
         raise ChildProcessError(10, "No child processes")
     os.waitpid = reaped
 store = loader.parse_store(open(sys.argv[1], "rb").read(), "store.json")
-print(json.dumps({"ran": ran, "seen": repr((store.version, list(store.entries), list(store.articles),
+print(json.dumps({"ran": ran, "merged": merged, "seen": repr((store.version, list(store.entries), list(store.articles),
     {k: list(s.positions) for k, s in store.selections.items()}, store.by_id, store.withdrawn_positions,
     store.corrected_positions, store.last_change))}))
 """
@@ -71,9 +78,12 @@ def _forked_load(tmp_path: Path, raw: bytes, mode: str = "") -> dict:
     return json.loads(out.stdout)
 
 
-def _doc(n: int = 120) -> dict:
-    """A store whose articles take every way through the loader, in both parts."""
+def _doc(n: int = 120, plain: bool = False) -> dict:
+    """A store whose articles take every way through the loader, in both parts; or, ``plain``, only the typed
+    path (the parts are then indexed apart and merged)."""
     doc = _generated(n, seed=7)
+    if plain:
+        return doc
     for k in (11, 101):
         doc["articles"][k]["source"] = {"newsletter": 58, "note": "caf\u00e9"}  # a suspect byte: checked text by text
     for k in (13, 103):
@@ -83,14 +93,39 @@ def _doc(n: int = 120) -> dict:
     return doc
 
 
+@pytest.mark.parametrize("plain", [False, True])
 @pytest.mark.parametrize("mode", ["", "child-fails", "reaped"])
-def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_path, monkeypatch, mode):
+def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_path, monkeypatch, mode, plain):
     monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
-    raw = _lines(_doc())
+    raw = _lines(_doc(plain=plain))
     alone = loader.parse_store(raw, "store.json")
     got = _forked_load(tmp_path, raw, mode)
+    assert got["merged"] == (mode == "" and plain)  # the parts' own indexes, merged
     assert got["ran"] == [mode == ""]  # a child ran; when it failed or was reaped, the parent did its share
     assert got["seen"] == _seen(alone)
+
+
+@pytest.mark.parametrize("twice", [(2, 110), (100, 110), (2, 4)])  # across the parts, in the child's, in the parent's
+def test_an_id_given_twice_is_found_whichever_parts_hold_it(tmp_path, twice):
+    doc = _doc(plain=True)
+    first, again = twice
+    doc["articles"][again]["id"] = doc["articles"][first]["id"]
+    path = tmp_path / "store.json"
+    path.write_bytes(_lines(doc))
+    problems = _forked_problems(path)
+    assert problems == [
+        f"store.json: articles[{again}] ({doc['articles'][first]['id']}): id: '{doc['articles'][first]['id']}' is "
+        f"already the id of articles[{first}]; ids are permanent, give this article a new one"
+    ]
+
+
+def _forked_problems(path: Path) -> list[str]:
+    script = PROBE.replace("store = loader", "try:\n    store = loader").replace(
+        "print(json.dumps", "except Exception as e:\n    print(json.dumps({'problems': e.problems}))\n    sys.exit()\nprint(json.dumps")
+    out = subprocess.run([sys.executable, "-c", script, str(path), ""], capture_output=True, text=True, cwd=ROOT,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)["problems"]
 
 
 def test_a_first_read_shared_with_a_child_still_names_every_problem(tmp_path, monkeypatch):
@@ -99,12 +134,7 @@ def test_a_first_read_shared_with_a_child_still_names_every_problem(tmp_path, mo
     doc["articles"][3]["ministries"] = ["no-such-ministry"]  # in the parent's
     path = tmp_path / "store.json"
     path.write_bytes(_lines(doc))
-    script = PROBE.replace("store = loader", "try:\n    store = loader").replace(
-        "print(json.dumps", "except Exception as e:\n    print(json.dumps({'problems': e.problems}))\n    sys.exit()\nprint(json.dumps")
-    out = subprocess.run([sys.executable, "-c", script, str(path), ""], capture_output=True, text=True, cwd=ROOT,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
-    problems = json.loads(out.stdout)["problems"]
+    problems = _forked_problems(path)
     assert [p.split(": ")[1] for p in problems] == [
         f"articles[3] ({doc['articles'][3]['id']})", f"articles[100] ({doc['articles'][100]['id']})"
     ]
@@ -140,8 +170,10 @@ def test_a_part_read_back_is_the_part_written():
     own = part_index(whole, {"molit": Ministry("molit", "MOLIT"), "ngii": Ministry("ngii", "NGII")},
                      {"smart-city": Topic("smart-city", "Smart city")})
     *_, index = wire.decode(wire.encode(whole, 0, 0, own))
-    assert index == own and {k: list(v) for k, v in index.groups.items()} == {
+    assert (index.order, index.groups, index.withdrawn, index.corrected) == (own.order, own.groups, [2], [1])
+    assert {k: list(v) for k, v in index.groups.items()} == {
         "ministries/molit": [0, 1, 2], "ministries/ngii": [0, 2], "topics/smart-city": [0, 1]}
+    assert part_index(whole + whole[:1], {"molit": Ministry("molit", "MOLIT")}, {}) is None  # an id twice
     assert back[0].ministries is back[3].ministries  # equal slug lists are one tuple again
     assert all(e is None or e.published.tzinfo == tz and e.published.utcoffset() == at.utcoffset() for e in back)
 
@@ -174,12 +206,14 @@ def test_two_parts_indexed_apart_and_merged_are_the_whole_indexed_at_once(split)
     entries = list(store.entries)
     random.Random(split).shuffle(entries)  # file order is any order
     first, second = entries[:split], entries[split:]
-    order, selections = merged_index(
+    merged = merged_index(
         first, part_index(first, store.ministries, store.topics),
         second, part_index(second, store.ministries, store.topics), store.ministries, store.topics,
     )
-    assert [entries[k] for k in order] == list(store.entries)
-    assert {k: (s.title, list(s.positions)) for k, s in selections.items()} == {
+    assert [entries[k] for k in merged.order] == list(store.entries)
+    assert (merged.withdrawn, merged.corrected) == (store.withdrawn_positions, store.corrected_positions)
+    assert len(merged.withdrawn) > 0 and len(merged.corrected) > 1
+    assert {k: (s.title, list(s.positions)) for k, s in merged.selections.items()} == {
         k: (s.title, list(s.positions)) for k, s in build_selections(store.entries, store.ministries, store.topics).items()
     }
 
