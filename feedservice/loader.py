@@ -732,7 +732,7 @@ class _Checker:
 
         result = forked.start(child) if split < len(todo) else None
         built, strings_built, strings_read = self._typed_part(elements, todo[:split], typed)
-        own = part_index(built, ministries, topics) if result is not None and indexed and None not in built else None  # type: ignore[arg-type]
+        own = part_index(built, ministries, topics, keys=True) if result is not None and indexed and None not in built else None  # type: ignore[arg-type]
         if split < len(todo):
             got = result() if result is not None else None
             entries, n_built, n_read, index = (

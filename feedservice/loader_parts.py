@@ -140,13 +140,15 @@ class PartRead:
 class PartIndex:
     """A part's own index: ``order``, the places of its entries ordered by (published, id); ``groups``, each
     selection's positions in that order (the selections ``store.build_selections`` makes, but ``all``); the
-    positions of the withdrawn and corrected ones; and ``ids``, its ids (in the process that made it only)."""
+    positions of the withdrawn and corrected ones; and, in the process that made it only, ``ids``, its ids, and
+    ``keys``, the (published, id) of each in order, if asked for."""
 
     order: list[int]
     groups: dict[str, Sequence[int]]
     withdrawn: list[int]
     corrected: list[int]
     ids: set[str]
+    keys: list[tuple[dt.datetime, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,10 +161,10 @@ class Merged:
     corrected: tuple[int, ...]
 
 
-def part_index(entries: list[Entry], ministries: dict, topics: dict) -> PartIndex | None:
+def part_index(entries: list[Entry], ministries: dict, topics: dict, keys: bool = False) -> PartIndex | None:
     """Returns the index of a part's entries (none None), or None if two of them share an id: each process makes
     its own at the same time, and ``merged_index`` joins them in a fraction of what making one for the whole
-    store takes."""
+    store takes. ``keys``: also the keys the merge sorts by (the parent's part: made here, on its own core)."""
     ids = list(map(_id, entries))
     unique = set(ids)
     if len(unique) != len(ids):
@@ -176,8 +178,12 @@ def part_index(entries: list[Entry], ministries: dict, topics: dict) -> PartInde
     return PartIndex(
         order, {key: sel.positions for key, sel in selections.items() if key != "all"},
         list(compress(positions, map(is_not, map(_withdrawn, ordered), [None] * len(ordered)))),
-        list(compress(positions, map(_corrections, ordered))), unique,
+        list(compress(positions, map(_corrections, ordered))), unique, _keys(ordered) if keys else None,
     )
+
+
+def _keys(ordered: list[Entry]) -> list[tuple[dt.datetime, str]]:
+    return list(zip(map(_published, ordered), map(_id, ordered)))
 
 
 def merged_index(
@@ -192,11 +198,13 @@ def merged_index(
     ``first_index.order``, which maps each part's selection positions to positions in the whole.
     """
     n_first = len(first)
-    both = first + second
-    keys = list(zip(map(_published, both), map(_id, both)))
-    merged = first_index.order + [n_first + k for k in second_index.order]
-    merged.sort(key=keys.__getitem__)
-    from_first = list(map(n_first.__gt__, merged))
+    keys = []
+    for part, index in ((first, first_index), (second, second_index)):
+        keys += index.keys if index.keys is not None else _keys(list(map(part.__getitem__, index.order)))
+    runs = list(range(len(keys)))  # places in keys: first's run, then second's
+    runs.sort(key=keys.__getitem__)
+    from_first = list(map(n_first.__gt__, runs))
+    merged = list(map((first_index.order + [n_first + k for k in second_index.order]).__getitem__, runs))
     at_first = list(compress(range(len(merged)), from_first))  # the whole's position of each of first's
     at_second = list(compress(range(len(merged)), map(not_, from_first)))
     selections = {"all": Selection("all", "All news", range(len(merged)))}
