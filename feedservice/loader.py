@@ -11,8 +11,9 @@ tried by the dict fast path (``loader_fast``); a reload builds only the articles
 (``ArticleMemo``); bodies are sanitized when shown, not here (``sanitize``). A first read of a big file checks
 half its articles in a forked child on the other core (``forked``, ``loader_parts``). A store read article by
 article keeps one small ``Entry`` each and builds an Article from its text when it is shown
-(``store.LazyArticles``). The detailed checks in ``_Checker`` write every message, for whatever the fast paths do not take, and the standard library's reading
-is kept for files orjson reads differently. The messages are the same either way.
+(``store.LazyArticles``). The detailed checks in ``_Checker`` write every message, for whatever the fast paths
+do not take, and the standard library's reading is kept for files orjson reads differently. The messages are
+the same either way.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from xxhash import xxh3_128_hexdigest
 
 from . import forked
 from .errors import StoreError
+from .lazy import LazyArticles, LazyDict
 from .loader_fast import ArticleMemo, Context, article_builder
 from .loader_parts import CHILD_SHARE, FORK_FROM, Merged, PartRead, merged_index, part_index
 from .loader_json import (
@@ -50,8 +52,6 @@ from .store import (
     Correction,
     Entry,
     Former,
-    LazyArticles,
-    LazyDict,
     Ministry,
     Portal,
     Store,
@@ -705,7 +705,8 @@ class _Checker:
         return self._each_article(items, fast, ministries, topics, m_renamed, t_renamed, count)
 
     def _known_articles(
-        self, elements: Elements, keys: list[bytes] | None, known: Mapping[bytes, Entry | Article], fast: Callable, typed: Callable,
+        self, elements: Elements, keys: list[bytes] | None, known: Mapping[bytes, Entry | Article], fast: Callable,
+        typed: Callable,
         ministries: dict, topics: dict, m_renamed: dict, t_renamed: dict, count: bool,
     ) -> list[Article] | None:
         """Returns the articles of ``elements``, reading only those whose key ``known`` does not hold (by the
@@ -732,7 +733,9 @@ class _Checker:
 
         result = forked.start(child) if split < len(todo) else None
         built, strings_built, strings_read = self._typed_part(elements, todo[:split], typed)
-        own = part_index(built, ministries, topics, keys=True) if result is not None and indexed and None not in built else None  # type: ignore[arg-type]
+        own = None
+        if result is not None and indexed and None not in built:
+            own = part_index(built, ministries, topics, keys=True)  # type: ignore[arg-type]
         if split < len(todo):
             got = result() if result is not None else None
             entries, n_built, n_read, index = (

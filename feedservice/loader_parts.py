@@ -1,10 +1,16 @@
-"""How a first load hands the Entries of the part a forked child checked (see ``forked``) back to the loader.
+"""The two parts of a forked first read (see ``forked``): what the child hands back, and how the parent joins
+the two parts' indexes.
 
 A child cannot hand objects over, only bytes, and pickling 70,000 Entries takes longer than checking them. So
-the part goes as columns, one msgspec JSON array: ids, dates (RFC 3339, to the microsecond), each slug list
-once with a number per article, and the few corrections and withdrawals apart. Reading them back takes a tenth
-of what checking them took. The child sends only what it checked and built; any article it refused is read
-again here, one by one, which is also how the messages are written if it has a problem.
+the part goes as columns, one msgspec JSON array (``PartRead``): ids, dates (RFC 3339, to the microsecond),
+each slug list once with a number per article, the few corrections and withdrawals apart, and the part's own
+index. Reading them back takes a tenth of what checking them took. The child sends only what it checked and
+built; any article it refused is read again by the parent, one by one, which is also how the messages are
+written if it has a problem.
+
+Each process also orders its part and builds its part's selections (``part_index``) while the other does the
+same, and ``merged_index`` joins the two: far less than ordering and selecting the whole store after the
+child is done.
 """
 
 from __future__ import annotations
@@ -76,12 +82,14 @@ class PartRead:
         self, entries: list[Entry | None], strings_built: int, strings_read: int, index: PartIndex | None = None
     ) -> bytes:
         refused = [k for k, e in enumerate(entries) if e is None]
-        built: list[Entry] = list(compress(entries, map(is_not, entries, [None] * len(entries)))) if refused else entries  # type: ignore[assignment]
+        built: list[Entry] = entries  # type: ignore[assignment]
+        if refused:
+            built = list(compress(entries, map(is_not, entries, [None] * len(entries))))  # type: ignore[arg-type]
         m_lists, t_lists = list(map(_ministries, built)), list(map(_topics, built))
         lists = list(dict.fromkeys(m_lists + t_lists))
         place = {slugs: k for k, slugs in enumerate(lists)}
         extras = [
-            (k, [(c.date, c.note) for c in e.corrections], None if e.withdrawn is None else (e.withdrawn.date, e.withdrawn.reason))
+            (k, [(c.date, c.note) for c in e.corrections], e.withdrawn and (e.withdrawn.date, e.withdrawn.reason))
             for k, e in enumerate(built) if e.corrections or e.withdrawn is not None
         ]
         published, updated = list(map(_published, built)), list(map(_updated, built))
@@ -215,6 +223,6 @@ def merged_index(
             positions += map(at_second.__getitem__, second_index.groups.get(key, ()))
             positions.sort()
             selections[key] = Selection(key, named.name, array("I", positions))
-    withdrawn = sorted([*map(at_first.__getitem__, first_index.withdrawn), *map(at_second.__getitem__, second_index.withdrawn)])
-    corrected = sorted([*map(at_first.__getitem__, first_index.corrected), *map(at_second.__getitem__, second_index.corrected)])
-    return Merged(merged, selections, tuple(withdrawn), tuple(corrected))
+    withdrawn = [*map(at_first.__getitem__, first_index.withdrawn), *map(at_second.__getitem__, second_index.withdrawn)]
+    corrected = [*map(at_first.__getitem__, first_index.corrected), *map(at_second.__getitem__, second_index.corrected)]
+    return Merged(merged, selections, tuple(sorted(withdrawn)), tuple(sorted(corrected)))

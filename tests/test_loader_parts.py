@@ -15,7 +15,8 @@ import pytest
 
 from feedservice import loader
 from feedservice.loader_parts import PartRead, merged_index, part_index
-from feedservice.store import Correction, Entry, LazyArticles, LazyDict, Ministry, Topic, Withdrawal, build_selections
+from feedservice.lazy import LazyArticles, LazyDict
+from feedservice.store import Correction, Entry, Ministry, Topic, Withdrawal, build_selections
 from test_loader_equivalence import _generated, _lines
 
 ROOT = Path(__file__).resolve().parent.parent
