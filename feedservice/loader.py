@@ -732,10 +732,15 @@ class _Checker:
             return wire.encode(entries, strings_built, strings_read, index)
 
         result = forked.start(child) if split < len(todo) else None
-        built, strings_built, strings_read = self._typed_part(elements, todo[:split], typed)
-        own = None
-        if result is not None and indexed and None not in built:
-            own = part_index(built, ministries, topics, keys=True)  # type: ignore[arg-type]
+        try:
+            built, strings_built, strings_read = self._typed_part(elements, todo[:split], typed)
+            own = None
+            if result is not None and indexed and None not in built:
+                own = part_index(built, ministries, topics, keys=True)  # type: ignore[arg-type]
+        except BaseException:  # MemoryError, KeyboardInterrupt: wait for the child, so none is left behind
+            if result is not None:
+                result()
+            raise
         if split < len(todo):
             got = result() if result is not None else None
             entries, n_built, n_read, index = (

@@ -50,6 +50,24 @@ if sys.argv[2] == "child-fails":
     def fails(*args):
         raise RuntimeError("the child fails on purpose")
     loader_parts.PartRead.encode = fails
+if sys.argv[2] == "parent-fails":  # the parent's own part raises while the child works
+    typed_part = loader._Checker._typed_part
+    def failing(elements, ks, typed):
+        if ks and ks[0] == 0:
+            raise MemoryError("the parent fails on purpose")
+        return typed_part(elements, ks, typed)
+    loader._Checker._typed_part = staticmethod(failing)
+    try:
+        loader.parse_store(open(sys.argv[1], "rb").read(), "store.json")
+    except MemoryError:
+        import os
+        try:
+            os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            sys.stdout.write(json.dumps({"ran": ran, "left": 0}))
+        else:
+            sys.stdout.write(json.dumps({"ran": ran, "left": 1}))
+    sys.exit()
 if sys.argv[2] == "reaped":  # a host's SIGCHLD handler reaps the child before the loader can
     import os
     waitpid = os.waitpid
@@ -104,6 +122,10 @@ def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_
     assert got["merged"] == (mode == "" and plain)  # the parts' own indexes, merged
     assert got["ran"] == [mode == ""]  # a child ran; when it failed or was reaped, the parent did its share
     assert got["seen"] == _seen(alone)
+
+
+def test_a_parent_that_fails_while_the_child_works_leaves_no_child_behind(tmp_path):
+    assert _forked_load(tmp_path, _lines(_doc(plain=True)), "parent-fails") == {"ran": [True], "left": 0}
 
 
 @pytest.mark.parametrize("twice", [(2, 110), (100, 110), (2, 4)])  # across the parts, in the child's, in the parent's
