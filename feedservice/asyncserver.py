@@ -78,6 +78,7 @@ _HOST_RE = re.compile(rb"(?:\[[0-9A-Za-z:.%_~-]+\]|[A-Za-z0-9._~!$&'()*+,;=%-]*)
 _READ.update({b"-".join(w.capitalize() for w in name.split(b"-")): key for name, key in list(_READ.items())})
 _READ.update({name.upper(): key for name, key in list(_READ.items())})
 _CLOSE = b"Connection: close\r\n\r\n"
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _FINAL_STATUS_RE = re.compile(r"[2-5][0-9][0-9] [^\r\n]*")  # a final status line's code and reason
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")  # in a status or header line: all but HTAB
 _TOKEN_RE = re.compile(r"[!#$%&'*+.^_`|~0-9a-z-]+")  # a header name, lowercased (RFC 9110 section 5.6.2)
@@ -477,7 +478,7 @@ class Connection(asyncio.Protocol):
             if self.busy or self.queue:
                 req.expect = True  # type: ignore[union-attr]  # once the answers before it are out (see next)
             else:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+                self.transport.write(_CONTINUE)  # type: ignore[union-attr]
 
     def on_chunk_header(self) -> None:
         # A chunk's size line has ended: httptools buffers no framing, only an unfinished header or trailer
@@ -574,16 +575,12 @@ class Connection(asyncio.Protocol):
             # the last answer, unless an error or a request still arriving (an upgrade's body) comes after it
             self.close_after and not self.queue and not self.pending_error and self.request is None
         )
-        date = self.site.date.header()
-        transport = self.transport
-        if keep_alive:
-            end = b"Connection: keep-alive\r\n\r\n" if http_1_0 else b"\r\n"
-            transport.write(b"".join((head, date, end, body)))  # type: ignore[union-attr]
-            self.written += len(head) + len(date) + len(end) + len(body)
-            return
-        transport.write(b"".join((head, date, _CLOSE, body)))  # type: ignore[union-attr]
-        self.written += len(head) + len(date) + len(_CLOSE) + len(body)
-        self.close()
+        end = (b"Connection: keep-alive\r\n\r\n" if http_1_0 else b"\r\n") if keep_alive else _CLOSE
+        answer = b"".join((head, self.site.date.header(), end, body))
+        self.transport.write(answer)  # type: ignore[union-attr]
+        self.written += len(answer)
+        if not keep_alive:
+            self.close()
 
     def next(self) -> None:
         """Answers the queued requests, in order, until one goes to the app; then a pending error."""
@@ -598,7 +595,7 @@ class Connection(asyncio.Protocol):
         if req is not None and req.expect and not self.pending_error:  # its turn has come: ask for the body
             req.expect = False
             self.deadline = time.monotonic() + self.limits.request_timeout  # the body has that long from now
-            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # type: ignore[union-attr]
+            self.transport.write(_CONTINUE)  # type: ignore[union-attr]
         if self.pending_error:
             status = self.pending_error
             body = f"{status} {_REASONS.get(status, '')}\n".encode()
