@@ -120,7 +120,7 @@ class LazyArticles(Sequence):
             built = many(texts) if many is not None else list(map(self._build, texts))
             entries = self.entries
             for p, art in zip(missing, built):
-                if art.id != entries[p].id:  # cannot happen: see _one
+                if art.id != entries[p].id:  # cannot happen: the texts are the ones the load checked
                     raise AssertionError(f"article {p} built as {art.id!r}, indexed as {entries[p].id!r}")
             made = dict(zip(missing, built))
             self._keep(made)
@@ -129,12 +129,7 @@ class LazyArticles(Sequence):
 
     def _one(self, p: int) -> Article:
         art = self._cache.get(p)
-        if art is None:
-            art = self._build(self._texts[p])
-            if art.id != self.entries[p].id:  # cannot happen: the texts are the ones the load checked
-                raise AssertionError(f"article {p} built as {art.id!r}, indexed as {self.entries[p].id!r}")
-            self._keep({p: art})
-        return art
+        return self.many((p,))[0] if art is None else art
 
     def _keep(self, made: dict[int, Article]) -> None:
         """Keeps the articles just built, and lets the oldest kept go beyond ``CACHED``: first in, first out (a
