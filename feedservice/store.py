@@ -120,14 +120,12 @@ class Entry(msgspec.Struct, frozen=True, gc=False):
 _entry_fields = tuple(map(attrgetter, Entry.__struct_fields__))
 
 
-def entries_of(arts: list[Entry | Article | None]) -> list[Entry | None]:
-    """Returns the Entry of each Article (an Entry or None stays as it is), with the loops in C."""
-    types = set(map(type, arts))
-    if types <= {Entry, type(None)}:
+def entries_of(arts: list[Entry | Article]) -> list[Entry]:
+    """Returns ``arts`` with each Article as its Entry: a load makes Entries, and only the paths that check an
+    article alone (orjson, the detailed check) make Articles."""
+    if set(map(type, arts)) <= {Entry}:
         return arts  # type: ignore[return-value]
-    if types <= {Article}:  # the usual case: every one an Article
-        return list(map(Entry, *(map(get, arts) for get in _entry_fields)))
-    return [a if a is None or type(a) is Entry else Entry(*(get(a) for get in _entry_fields)) for a in arts]
+    return [a if type(a) is Entry else Entry(*(get(a) for get in _entry_fields)) for a in arts]
 
 
 @dataclass(frozen=True, slots=True)
