@@ -42,10 +42,9 @@ from .lazy import LazyArticles, LazyDict
 from .loader_fast import ArticleMemo, Context, article_builder
 from .loader_parts import CHILD_SHARE, FORK_FROM, Merged, PartRead, merged_index, part_index
 from .loader_json import (
-    MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, text_suspect,
+    MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, scan_texts, text_suspect,
 )
-from .loader_typed import read_many as read_structs
-from .loader_typed import read_one, read_typed, typed_builder
+from .loader_typed import read_one, read_structs, read_typed, typed_builder
 from .sanitize import clean_html, may_decode_forbidden
 from .store import (
     Article,
@@ -549,8 +548,7 @@ class _Checker:
             fifth of the time)."""
             if not texts:
                 return []
-            suspects = text_suspect(b"".join(texts)) and list(map(text_suspect, map(bytes, texts)))
-            arts, _ = typed(read_structs(texts), suspects)
+            arts, _ = typed(read_structs(texts), scan_texts(texts)[0])
             return [read(text) if art is None else art for art, text in zip(arts, texts)]
 
         read.many = read_many  # type: ignore[attr-defined]
@@ -757,15 +755,16 @@ class _Checker:
         elements.strings += strings_read
         if indexed and None not in built:
             arts = built  # every article read, and built: todo is every place in order
-        for k, art in zip(todo, built) if arts is not built else ():
-            if art is None:
-                obj, check_text = elements.read(k)
-                art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
-                if art is None:  # it has a problem (an article is built only without one)
-                    return None
-                if strings is not None:
-                    strings = None if n is None else strings + n
-            arts[k] = art
+        else:
+            for k, art in zip(todo, built):
+                if art is None:
+                    obj, check_text = elements.read(k)
+                    art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
+                    if art is None:  # it has a problem (an article is built only without one)
+                        return None
+                    if strings is not None:
+                        strings = None if n is None else strings + n
+                arts[k] = art
         if self.presorted is None:  # else each part checked its ids, and the parent that none is in both
             ids = list(map(attrgetter("id"), arts))
             if len(set(ids)) != len(ids):

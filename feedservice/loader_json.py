@@ -202,22 +202,8 @@ class Elements:
         return _loads(memoryview(text)), text_suspect(text, other_escapes)
 
     def scan(self, ks: list[int]) -> tuple[list[bool] | bool, int]:
-        """Returns (for each of elements ``ks`` whether its text may hold what the text checks refuse, or one
-        False for all when none may; the JSON strings in their text), from one copy of their text: no element
-        starts or ends with a backslash or a string, so what is in the copy is what is in each."""
-        texts = self.texts
-        joined = b"".join(map(texts.__getitem__, ks))
-        if _OTHER_ESCAPE_RE.search(joined) is None:
-            # Every backslash starts a \": keep only the bytes that matter (a few percent of them) and count there.
-            kept = joined.translate(None, _UNCOUNTED)
-            quotes, backslashes = kept.count(b'"'), kept.count(b"\\")
-            suspect, strings = len(kept) > quotes + backslashes, (quotes - backslashes) // 2
-        else:
-            suspect, strings = text_suspect(joined), raw_string_count(joined)
-        del joined
-        if not suspect:
-            return False, strings
-        return list(map(text_suspect, map(bytes, map(texts.__getitem__, ks)))), strings
+        """``scan_texts`` of elements ``ks``."""
+        return scan_texts(list(map(self.texts.__getitem__, ks)))
 
     def strings_in(self, ks: list[int]) -> int:
         """Returns the JSON strings in the text of elements ``ks``."""
@@ -234,6 +220,24 @@ def _loads(text: memoryview) -> Any:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
         raise ElementRefused from None
+
+
+def scan_texts(texts: list[Any]) -> tuple[list[bool] | bool, int]:
+    """Returns (for each JSON text whether it may hold what the text checks refuse, or one False for all when
+    none may; the JSON strings in them), from one copy of them all: no article's text starts or ends with a
+    backslash or inside a string, so what is in the copy is what is in each."""
+    joined = b"".join(texts)
+    if _OTHER_ESCAPE_RE.search(joined) is None:
+        # Every backslash starts a \": keep only the bytes that matter (a few percent of them) and count there.
+        kept = joined.translate(None, _UNCOUNTED)
+        quotes, backslashes = kept.count(b'"'), kept.count(b"\\")
+        suspect, strings = len(kept) > quotes + backslashes, (quotes - backslashes) // 2
+    else:
+        suspect, strings = text_suspect(joined), raw_string_count(joined)
+    del joined
+    if not suspect:
+        return False, strings
+    return list(map(text_suspect, map(bytes, texts))), strings
 
 
 def text_suspect(raw: bytes, other_escapes: bool = True) -> bool:

@@ -125,10 +125,10 @@ def read_typed(elements: Elements, ks: list[int]) -> Iterator[tuple[slice, list[
     texts = elements.texts
     for at in range(0, len(ks), CHUNK):
         part = slice(at, at + CHUNK)
-        yield part, read_many(list(map(texts.__getitem__, ks[part])))
+        yield part, read_structs(list(map(texts.__getitem__, ks[part])))
 
 
-def read_many(chunk: list) -> list[_Article | None]:
+def read_structs(chunk: list) -> list[_Article | None]:
     """Returns the Struct of each JSON text of ``chunk`` (not empty), or None for each msgspec refuses: in one
     call unless one of them does not fit."""
     try:
