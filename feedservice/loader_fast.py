@@ -111,7 +111,7 @@ def dates_reader(tz: dt.tzinfo) -> Callable[[list[str]], list[dt.datetime] | Non
     own = _offset_text(tz)
     midnight = f"T00:00:00{own}"
     lowest, highest = f"{MIN_YEAR:04d}", f"{MAX_YEAR:04d}"
-    convert, to_zone, zone_of = msgspec.convert, methodcaller("astimezone", tz), attrgetter("tzinfo")
+    convert = msgspec.convert
 
     def dates(values: list[str]) -> list[dt.datetime] | None:
         lengths = set(map(len, values)) if own is not None and values else {0}
@@ -122,16 +122,26 @@ def dates_reader(tz: dt.tzinfo) -> Callable[[list[str]], list[dt.datetime] | Non
             out = convert(stamps, list[dt.datetime])
         except msgspec.ValidationError:
             return None
-        zones = set(map(zone_of, out))
+        zones = set(map(_zone_of, out))
         if None in zones or min(stamps)[:4] < lowest or max(stamps)[:4] > highest:
             return None  # a time without an offset, or a year out of range (each starts with 4 digits)
-        # Times written with the zone's own offset are already its wall time: msgspec gives them a fixed-offset
-        # tzinfo equal to ``tz``, kept as it is when it also has tz's name (the loader's zones have none).
-        if zones == {tz} and all(zone.tzname(None) == tz.tzname(None) for zone in zones):
-            return out
-        return list(map(to_zone, out))
+        return in_zone(out, tz, zones)
 
     return dates
+
+
+_zone_of = attrgetter("tzinfo")
+
+
+def in_zone(moments: list[dt.datetime], tz: dt.tzinfo, zones: set | None = None) -> list[dt.datetime]:
+    """Returns msgspec's datetimes as the loader keeps dates, in ``tz``. Times written with the zone's own offset
+    are already its wall time: msgspec gives them a fixed-offset tzinfo equal to ``tz``, kept as it is when it
+    also has tz's name (the loader's zones have none); otherwise each is converted. ``zones``: their tzinfos,
+    if the caller has them."""
+    zones = set(map(_zone_of, moments)) if zones is None else zones
+    if zones == {tz} and all(zone.tzname(None) == tz.tzname(None) for zone in zones):
+        return moments
+    return list(map(methodcaller("astimezone", tz), moments))
 
 
 def slug_lister(known: dict[str, Any], renamed: dict[str, str]) -> Callable[[tuple], tuple[str, ...] | bool]:

@@ -19,13 +19,13 @@ import datetime as dt
 from array import array
 from dataclasses import dataclass
 from itertools import compress
-from operator import attrgetter, is_not, methodcaller, ne, not_
+from operator import attrgetter, is_not, ne, not_
 from typing import Any, Sequence
 
 import msgspec
 from msgspec import Struct
 
-from .loader_fast import _offset_text
+from .loader_fast import _offset_text, in_zone
 from .store import Correction, Entry, Selection, Withdrawal, build_selections
 
 # A load forks a child only for this many articles to read, or more: below it, the fork costs more than it saves.
@@ -39,7 +39,6 @@ CHILD_SHARE = 48
 _id, _published, _updated = attrgetter("id"), attrgetter("published"), attrgetter("updated")
 _ministries, _topics = attrgetter("ministries"), attrgetter("topics")
 _corrections, _withdrawn = attrgetter("corrections"), attrgetter("withdrawn")
-_zone = attrgetter("tzinfo")
 
 
 class _Wire(Struct, array_like=True, gc=False):
@@ -134,16 +133,10 @@ class PartRead:
         return out, w.strings_built, w.strings_read, index
 
     def _in_zone(self, moments: list[dt.datetime]) -> list[dt.datetime]:
-        """The dates as the loader makes them (see ``loader_fast.dates_reader``): msgspec's fixed-offset tzinfo
-        is kept where it equals the portal's and has its name, else each is converted."""
-        tz = self.tz
-        zones = set(map(_zone, moments))
-        if not zones or zones == {tz} and all(zone.tzname(None) == tz.tzname(None) for zone in zones):
-            return moments
-        return list(map(methodcaller("astimezone", tz), moments))
+        return in_zone(moments, self.tz)  # as the loader makes them (see loader_fast.dates_reader)
 
     def _one_in_zone(self, moment: dt.datetime) -> dt.datetime:
-        return self._in_zone([moment])[0]
+        return in_zone([moment], self.tz)[0]
 
 
 @dataclass(frozen=True, slots=True)
