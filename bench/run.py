@@ -30,6 +30,7 @@ import re
 import shlex
 import shutil
 import signal
+import statistics
 import socket
 import subprocess
 import sys
@@ -343,7 +344,7 @@ def direct_server(name: str, app: str, port: int, tree: Path) -> list[str]:
     raise ValueError(name)
 
 
-ROUNDS = 3  # service/nginx pairs per throughput figure
+ROUNDS = 5  # service/nginx pairs per throughput and latency figure
 
 DIRECT = ("gunicorn-sync", "gunicorn-gthread", "granian", "granian-defaults", "feedservice-worker")
 BARE_ONLY = ("granian-rsgi",)  # servers that cannot run the Flask app, measured with the bare callable
@@ -634,7 +635,7 @@ def bench_size(n: int, args: argparse.Namespace, supported: list[str]) -> SizeRe
     return res
 
 
-LOAD_ROUNDS = 3  # new processes measuring the first read, per gated store size
+LOAD_ROUNDS = 5  # new processes measuring the first read, per gated store size
 
 
 def _phase_load(n, args, supported, store, res, busy, state) -> None:
@@ -685,6 +686,7 @@ def _phase_throughput(n, args, supported, store, res, busy, state) -> None:
     nginx: Proc | None = None
     runs: dict[str, dict] = {}
     picked: dict[str, dict] = {}  # variant -> the round with the median ratio
+    every: dict[str, list[dict]] = {}  # variant -> its rounds, in the order run
     try:
         gzip_h = {"Accept-Encoding": "gzip"}
         _, h_plain, body_plain = fetch(port, FEED)
@@ -727,6 +729,7 @@ def _phase_throughput(n, args, supported, store, res, busy, state) -> None:
                        for who, p_, h, proc in (order if k % 2 == 0 else order[::-1])}
                 rounds.append(got)
                 runs[f"service {name} #{k + 1}"], runs[f"nginx {name} #{k + 1}"] = got["service"], got["nginx"]
+            every[name] = list(rounds)
             rounds.sort(key=lambda g: g["service"]["rps"] / g["nginx"]["rps"] if g["nginx"]["rps"] else 0)
             picked[name] = rounds[len(rounds) // 2]
             res.runs = runs
@@ -743,9 +746,16 @@ def _phase_throughput(n, args, supported, store, res, busy, state) -> None:
         ratio = s["rps"] / ng["rps"] if ng["rps"] else 0
         res.add(f"{label}: req/s (nginx req/s), the median of {ROUNDS} rounds",
                 f"{s['rps']:,.0f} ({ng['rps']:,.0f}) = {ratio:.2f}x nginx", ">= 0.8x nginx", ratio >= 0.8)
-        p99_ok = s["p99"] <= 0.005 if gate_p99 else None
-        res.add(f"{label}: p50 / p99 latency (nginx)",
-                f"{ms(s['p50'])} / {ms(s['p99'])} ({ms(ng['p50'])} / {ms(ng['p99'])})",
+        # Latency is the median of the rounds' own figures, each server's apart: the round picked for the
+        # throughput ratio says nothing of latency, and a 5-second round's p99 is set by its worst 50 ms,
+        # which on a shared host can be someone else's (nginx's own p99 has measured 3.6-12.8 ms here).
+        med = {who: {q: statistics.median(r[who][q] for r in every[name]) for q in ("p50", "p99")}
+               for who in ("service", "nginx")}
+        p99_ok = med["service"]["p99"] <= 0.005 if gate_p99 else None
+        each = lambda who: ", ".join(ms(r[who]["p99"]) for r in every[name])  # noqa: E731
+        res.add(f"{label}: p50 / p99 latency (nginx), the median of {ROUNDS} rounds",
+                f"{ms(med['service']['p50'])} / {ms(med['service']['p99'])} ({ms(med['nginx']['p50'])} / "
+                f"{ms(med['nginx']['p99'])}); p99 of each round: {each('service')} (nginx {each('nginx')})",
                 "p99 <= 5 ms" if gate_p99 else "", p99_ok)
         for who, r in (("service", s), ("nginx", ng)):
             if r["non_2xx_3xx"] or r["socket_errors"]:
@@ -924,7 +934,8 @@ def write_report(args: argparse.Namespace, results: list[SizeResult], ceiling_ro
         f"- server: {server_desc}; FEEDSERVICE_BASE_URL={BASE_URL}",
         f"- load: `wrk -t{THREADS} -c{CONNECTIONS} -d{max(3, args.duration // 2)}s --latency` on {FEED}, after warming"
         f" every worker, {ROUNDS} rounds of a service run and an nginx run (alternating which goes first), the"
-        f" round with the median ratio reported (ceilings: one -d{args.duration}s run each); nginx serves the same"
+        f" round with the median ratio reported for throughput, and the median of each server's rounds for"
+        f" latency (ceilings: one -d{args.duration}s run each); nginx serves the same"
         " bytes (plain, and the gzip body via gzip_static) with the same feed headers,"
         " `worker_processes 2`, no access log (bench/nginx.conf.template)",
         "",
