@@ -482,7 +482,7 @@ class _Checker:
         if self.problems or portal is None:
             return None
         # Ordered by (published, id), with every selection: each part's index merged, or the whole's made now.
-        merged = self.presorted or whole_index(articles, ministries, topics)
+        merged = self.presorted if self.presorted is not None else whole_index(articles, ministries, topics)
         order = merged.order
         if self.texts is not None:  # read from the file's text: kept as Entries, built when shown
             texts = self.texts

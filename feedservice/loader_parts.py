@@ -156,7 +156,8 @@ class PartIndex:
 
 @dataclass(frozen=True, slots=True)
 class Merged:
-    """The index of two parts together (see ``merged_index``): ``Store``'s, and the order of the articles."""
+    """A store's index (``Store``'s, and the order of its articles): of two parts together (``merged_index``),
+    or of the whole read at once (``whole_index``)."""
 
     order: list[int]
     selections: dict[str, Selection]
