@@ -6,11 +6,15 @@ shared, not copied), and it writes its answer into an anonymous in-memory file (
 it never waits for the parent to read. ``start`` forks only where that is safe: on Linux, and in a process that
 runs no other thread, since a thread holding a lock at the fork would leave it held for good in the child. Where
 it cannot fork, or the child fails, the caller does the work itself: the answer is the same, only later.
+
+``Shared`` is a range of work both take from, so that the one that runs faster does more of it.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import mmap
 import os
 import sys
 import threading
@@ -78,3 +82,59 @@ def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
             os.close(fd)
 
     return result
+
+
+class Shared:
+    """The range ``start``..``end`` of work that a process and the child it forks next both take from, in pieces of
+    ``step``: the parent from the start (``first``), the child from the end (``last``), until they meet (at
+    ``met()``). Whichever runs faster takes more, so neither waits long for the other when the host slows one
+    of them down. A piece is taken under a lock (``lockf`` on a memfd: a record lock, which a fork does not
+    share) and never by both.
+
+    Only where ``can_fork()``; ``close()`` once both are done."""
+
+    def __init__(self, start: int, end: int, step: int) -> None:
+        self.step = step
+        self.fd = os.memfd_create("feedservice-shared", os.MFD_CLOEXEC)
+        try:
+            os.ftruncate(self.fd, 16)
+            self._map = mmap.mmap(self.fd, 16)
+        except BaseException:
+            os.close(self.fd)
+            raise
+        self._ends = memoryview(self._map).cast("q")
+        self._ends[0], self._ends[1] = start, max(start, end)
+
+    def first(self) -> tuple[int, int] | None:
+        """Takes the first piece left, (start, end), or None when none is left."""
+        fcntl.lockf(self.fd, fcntl.LOCK_EX)
+        try:
+            low, high = self._ends[0], self._ends[1]
+            if low >= high:
+                return None
+            self._ends[0] = top = min(high, low + self.step)
+            return low, top
+        finally:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN)
+
+    def last(self) -> tuple[int, int] | None:
+        """Takes the last piece left, (start, end), or None when none is left."""
+        fcntl.lockf(self.fd, fcntl.LOCK_EX)
+        try:
+            low, high = self._ends[0], self._ends[1]
+            if low >= high:
+                return None
+            self._ends[1] = bottom = max(low, high - self.step)
+            return bottom, high
+        finally:
+            fcntl.lockf(self.fd, fcntl.LOCK_UN)
+
+    def met(self) -> int:
+        """Where the pieces the child took begin: everything before was left to the parent (all of it, if the
+        child took none). Final once the parent's ``first()`` returned None."""
+        return self._ends[1]
+
+    def close(self) -> None:
+        self._ends.release()
+        self._map.close()
+        os.close(self.fd)

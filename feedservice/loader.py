@@ -28,8 +28,8 @@ import re
 import threading
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
-from itertools import compress, repeat
-from operator import attrgetter, is_
+from itertools import chain, compress, repeat
+from operator import attrgetter, is_, itemgetter
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -40,11 +40,13 @@ from . import forked
 from .errors import StoreError
 from .lazy import LazyArticles, LazyDict
 from .loader_fast import ArticleMemo, Context, article_builder
-from .loader_parts import CHILD_SHARE, FORK_FROM, Merged, PartRead, merged_index, part_index, whole_index
+from .loader_parts import (
+    CHILD_SHARE, FORK_FROM, SHARED, Merged, PartRead, merged_index, part_index, whole_index,
+)
 from .loader_json import (
     MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, scan_texts, text_suspect,
 )
-from .loader_typed import read_one, read_structs, read_typed, typed_builder
+from .loader_typed import CHUNK, read_one, read_structs, read_typed, typed_builder
 from .sanitize import clean_html, may_decode_forbidden
 from .store import (
     Article,
@@ -196,6 +198,9 @@ def _check_fast(
         return checker, store
     return None
 
+
+# Takes the next piece of a forked.Shared range: (start, end), or None when none is left.
+_Take = Callable[[], "tuple[int, int] | None"]
 
 # What the last store loaded leaves for the next load: its articles.
 _article_memo = ArticleMemo()
@@ -706,39 +711,58 @@ class _Checker:
         # _kept_if_equal). Only worth it when much is read again: a file rewritten in another layout, say.
         before = dict(zip(map(attrgetter("id"), known.values()), known.values())) if len(todo) > 64 else {}
         # A big first read checks its last part in a forked child on the other core (see forked and
-        # PartRead), at the same time as this process checks the rest.
-        forks = len(todo) >= FORK_FROM and PartRead.usable(self.tz)
-        split = len(todo) - len(todo) * CHILD_SHARE // 100 if forks else len(todo)
+        # PartRead), at the same time as this process checks the rest. Each first checks a part of its own;
+        # the SHARED percent of the articles between the two parts then goes a piece at a time to whichever
+        # gets there first (forked.Shared), so that both finish together even when the host slows one down.
+        forks = len(todo) >= FORK_FROM and PartRead.usable(self.tz) and forked.can_fork()
+        n = len(todo)
+        mine = n - n * (CHILD_SHARE + SHARED // 2) // 100 if forks else n  # the parent's own part: todo[:mine]
+        theirs = n - n * (CHILD_SHARE - SHARED // 2) // 100 if forks else n  # the child's: todo[theirs:]
+        shared = forked.Shared(mine, theirs, CHUNK) if forks else None
         wire = PartRead(self.tz)
         # When every article is read, each process also orders and selects its own part (part_index), and the
         # two are merged below instead of build() doing it all for the whole store after the child is done.
         indexed = len(todo) == len(arts)
 
+        def typed_pieces(own: tuple[int, int], take: _Take | None) -> tuple[list, int, int]:
+            """_typed_part of todo[own], then of each piece ``take()`` gives while there is one, in todo's order."""
+            done = [(own, self._typed_part(elements, todo[own[0]:own[1]], typed))]
+            for piece in iter(take, None) if take is not None else ():
+                done.append((piece, self._typed_part(elements, todo[piece[0]:piece[1]], typed)))
+            done.sort(key=itemgetter(0))
+            parts = [part for _, part in done]
+            return list(chain.from_iterable(p[0] for p in parts)), sum(p[1] for p in parts), sum(p[2] for p in parts)
+
         def child() -> bytes:
-            entries, strings_built, strings_read = self._typed_part(elements, todo[split:], typed)
+            entries, strings_built, strings_read = typed_pieces((theirs, n), shared.last)  # type: ignore[union-attr]
             index = part_index(entries, ministries, topics) if indexed and None not in entries else None
             return wire.encode(entries, strings_built, strings_read, index)
 
-        result = forked.start(child) if split < len(todo) else None
         try:
-            built, strings_built, strings_read = self._typed_part(elements, todo[:split], typed)
-            own = None
-            if result is not None and indexed and None not in built:
-                own = part_index(built, ministries, topics, keys=True)  # type: ignore[arg-type]
-        except BaseException:  # MemoryError, KeyboardInterrupt: wait for the child, so none is left behind
-            if result is not None:
-                result()
-            raise
-        if split < len(todo):
-            got = result() if result is not None else None
-            entries, n_built, n_read, index = (
-                wire.decode(got) if got is not None else (*self._typed_part(elements, todo[split:], typed), None)
-            )
-            if own is not None and index is not None and own.ids.isdisjoint(map(attrgetter("id"), entries)):
-                self.presorted = merged_index(built, own, entries, index, ministries, topics)  # type: ignore[arg-type]
-            built += entries
-            strings_built += n_built
-            strings_read += n_read
+            result = forked.start(child) if shared is not None else None
+            try:
+                built, strings_built, strings_read = typed_pieces((0, mine), shared and shared.first)
+                split = shared.met() if shared is not None else n  # the child's part: todo[split:]
+                own = None
+                if result is not None and indexed and None not in built:
+                    own = part_index(built, ministries, topics, keys=True)  # type: ignore[arg-type]
+            except BaseException:  # MemoryError, KeyboardInterrupt: wait for the child, so none is left behind
+                if result is not None:
+                    result()
+                raise
+            if split < n:
+                got = result() if result is not None else None
+                entries, n_built, n_read, index = (
+                    wire.decode(got) if got is not None else (*self._typed_part(elements, todo[split:], typed), None)
+                )
+                if own is not None and index is not None and own.ids.isdisjoint(map(attrgetter("id"), entries)):
+                    self.presorted = merged_index(built, own, entries, index, ministries, topics)  # type: ignore[arg-type]
+                built += entries
+                strings_built += n_built
+                strings_read += n_read
+        finally:
+            if shared is not None:
+                shared.close()
         if before:
             built = _kept_if_equal(built, before)
         strings: int | None = strings_built

@@ -8,12 +8,13 @@ import json
 import random
 import subprocess
 import sys
+import time
 import zoneinfo
 from pathlib import Path
 
 import pytest
 
-from feedservice import loader
+from feedservice import forked, loader
 from feedservice.loader_parts import PartRead, merged_index, part_index
 from feedservice.lazy import LazyArticles, LazyDict
 from feedservice.store import Correction, Entry, Ministry, Topic, Withdrawal, build_selections
@@ -68,6 +69,22 @@ if sys.argv[2] == "parent-fails":  # the parent's own part raises while the chil
         else:
             sys.stdout.write(json.dumps({"ran": ran, "left": 1}))
     sys.exit()
+met = []
+shared_met = forked.Shared.met
+def meeting(self):
+    met.append(shared_met(self))
+    return met[-1]
+forked.Shared.met = meeting
+if sys.argv[2] in ("slow-child", "slow-parent"):  # one process is slowed down on its own part
+    import os, time
+    main = os.getpid()
+    typed_part = loader._Checker._typed_part
+    def slowed(elements, ks, typed):
+        child = os.getpid() != main
+        if ks and (ks[-1] == len(elements.texts) - 1 if child else ks[0] == 0) and child == (sys.argv[2] == "slow-child"):
+            time.sleep(0.5)
+        return typed_part(elements, ks, typed)
+    loader._Checker._typed_part = staticmethod(slowed)
 if sys.argv[2] == "reaped":  # a host's SIGCHLD handler reaps the child before the loader can
     import os
     waitpid = os.waitpid
@@ -76,7 +93,7 @@ if sys.argv[2] == "reaped":  # a host's SIGCHLD handler reaps the child before t
         raise ChildProcessError(10, "No child processes")
     os.waitpid = reaped
 store = loader.parse_store(open(sys.argv[1], "rb").read(), "store.json")
-print(json.dumps({"ran": ran, "merged": merged, "seen": repr((store.version, list(store.entries), list(store.articles),
+print(json.dumps({"ran": ran, "merged": merged, "met": met, "seen": repr((store.version, list(store.entries), list(store.articles),
     {k: list(s.positions) for k, s in store.selections.items()}, store.by_id, store.withdrawn_positions,
     store.corrected_positions, store.last_change))}))
 """
@@ -122,6 +139,17 @@ def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_
     assert got["merged"] == (mode == "" and plain)  # the parts' own indexes, merged
     assert got["ran"] == [mode == ""]  # a child ran; when it failed or was reaped, the parent did its share
     assert got["seen"] == _seen(alone)
+
+
+@pytest.mark.parametrize("slow, met", [("slow-child", 75), ("slow-parent", 51)])
+def test_the_shared_articles_go_to_whichever_process_is_free_first(tmp_path, monkeypatch, slow, met):
+    # 120 articles: the parent's own part is articles 0-50, the child's 75-119, and 51-74 go to the first free.
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    raw = _lines(_doc(plain=True))
+    got = _forked_load(tmp_path, raw, slow)
+    assert got["met"] == [met]  # the child's part began there: it took none of the shared articles, or all
+    assert got["ran"] == [True] and got["merged"]
+    assert got["seen"] == _seen(loader.parse_store(raw, "store.json"))
 
 
 def test_a_parent_that_fails_while_the_child_works_leaves_no_child_behind(tmp_path):
@@ -251,3 +279,38 @@ def test_a_lazy_dict_is_made_once_on_first_read_and_reads_as_the_dict():
     assert made == [1] and len(index) == 2 and repr(index) == "{'a': 0, 'b': 1}"
     first = store.entries[0]
     assert store.article(first.id).id == first.id and store.by_id[first.id] == 0
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="forked.Shared is made only where a load may fork (Linux)")
+@pytest.mark.parametrize("start, end, step", [(0, 10, 3), (5, 5, 2), (7, 3, 2), (0, 1000, 1)])
+def test_a_shared_range_is_taken_once_piece_by_piece_from_both_ends(start, end, step):
+    shared = forked.Shared(start, end, step)
+    taken: dict[str, list] = {"first": [], "last": []}
+    for side in ["first", "last", "last"] * (abs(end - start) + 1):
+        piece = getattr(shared, side)()
+        if piece is not None:
+            assert 0 < piece[1] - piece[0] <= step
+            taken[side].append(piece)
+    assert shared.first() is None and shared.last() is None
+    pieces = taken["first"] + taken["last"]
+    assert sorted(k for low, high in pieces for k in range(low, high)) == list(range(start, max(start, end)))
+    assert shared.met() == min((low for low, _ in taken["last"]), default=max(start, end))
+    shared.close()
+
+
+@pytest.mark.skipif(not forked.can_fork(), reason="forked.Shared is made only where a load may fork (Linux)")
+def test_a_shared_range_is_taken_once_by_a_process_and_its_child_at_the_same_time():
+    shared = forked.Shared(0, 20_000, 7)
+    result = forked.start(lambda: json.dumps(list(iter(shared.last, None))).encode())
+    assert result is not None
+    deadline = time.monotonic() + 30
+    while shared.met() == 20_000 and time.monotonic() < deadline:  # until the child has begun
+        time.sleep(0.001)
+    mine = list(iter(shared.first, None))
+    theirs = [tuple(piece) for piece in json.loads(result())]
+    met = shared.met()
+    shared.close()
+    assert theirs and mine  # both took some
+    places = [k for low, high in mine + theirs for k in range(low, high)]
+    assert sorted(places) == list(range(20_000))  # every place once: none taken twice, none left
+    assert met == min(low for low, _ in theirs) == max(high for _, high in mine)
