@@ -107,25 +107,23 @@ class Shared:
 
     def first(self) -> tuple[int, int] | None:
         """Takes the first piece left, (start, end), or None when none is left."""
-        fcntl.lockf(self.fd, fcntl.LOCK_EX)
-        try:
-            low, high = self._ends[0], self._ends[1]
-            if low >= high:
-                return None
-            self._ends[0] = top = min(high, low + self.step)
-            return low, top
-        finally:
-            fcntl.lockf(self.fd, fcntl.LOCK_UN)
+        return self._take(front=True)
 
     def last(self) -> tuple[int, int] | None:
         """Takes the last piece left, (start, end), or None when none is left."""
+        return self._take(front=False)
+
+    def _take(self, front: bool) -> tuple[int, int] | None:
         fcntl.lockf(self.fd, fcntl.LOCK_EX)
         try:
             low, high = self._ends[0], self._ends[1]
             if low >= high:
                 return None
-            self._ends[1] = bottom = max(low, high - self.step)
-            return bottom, high
+            if front:
+                self._ends[0] = high = min(high, low + self.step)
+            else:
+                self._ends[1] = low = max(low, high - self.step)
+            return low, high
         finally:
             fcntl.lockf(self.fd, fcntl.LOCK_UN)
 
