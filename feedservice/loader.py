@@ -714,11 +714,16 @@ class _Checker:
         # PartRead), at the same time as this process checks the rest. Each first checks a part of its own;
         # the SHARED percent of the articles between the two parts then goes a piece at a time to whichever
         # gets there first (forked.Shared), so that both finish together even when the host slows one down.
-        forks = len(todo) >= FORK_FROM and PartRead.usable(self.tz) and forked.can_fork()
         n = len(todo)
-        mine = n - n * (CHILD_SHARE + SHARED // 2) // 100 if forks else n  # the parent's own part: todo[:mine]
-        theirs = n - n * (CHILD_SHARE - SHARED // 2) // 100 if forks else n  # the child's: todo[theirs:]
-        shared = forked.Shared(mine, theirs, CHUNK) if forks else None
+        mine = theirs = n  # the parent's own part: todo[:mine]; the child's: todo[theirs:]
+        shared = None
+        if n >= FORK_FROM and PartRead.usable(self.tz) and forked.can_fork():
+            mine, theirs = n - n * (CHILD_SHARE + SHARED // 2) // 100, n - n * (CHILD_SHARE - SHARED // 2) // 100
+            try:
+                shared = forked.Shared(mine, theirs, CHUNK)
+            except OSError as e:  # no memfd, or no file descriptor left: this process reads it all
+                log.debug("no shared range, so no child: %s", e)
+                mine = theirs = n
         wire = PartRead(self.tz)
         # When every article is read, each process also orders and selects its own part (part_index), and the
         # two are merged below instead of build() doing it all for the whole store after the child is done.

@@ -69,6 +69,10 @@ if sys.argv[2] == "parent-fails":  # the parent's own part raises while the chil
         else:
             sys.stdout.write(json.dumps({"ran": ran, "left": 1}))
     sys.exit()
+if sys.argv[2] == "no-memfd":  # the shared range cannot be made (no file descriptor left, say)
+    def no_memfd(*args):
+        raise OSError(24, "Too many open files")
+    forked.Shared.__init__ = no_memfd
 met = []
 shared_met = forked.Shared.met
 def meeting(self):
@@ -149,6 +153,14 @@ def test_the_shared_articles_go_to_whichever_process_is_free_first(tmp_path, mon
     got = _forked_load(tmp_path, raw, slow)
     assert got["met"] == [met]  # the child's part began there: it took none of the shared articles, or all
     assert got["ran"] == [True] and got["merged"]
+    assert got["seen"] == _seen(loader.parse_store(raw, "store.json"))
+
+
+def test_a_first_read_that_cannot_share_its_work_does_it_all(tmp_path, monkeypatch):
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    raw = _lines(_doc())
+    got = _forked_load(tmp_path, raw, "no-memfd")
+    assert got["ran"] == [] and got["met"] == []  # no child was forked
     assert got["seen"] == _seen(loader.parse_store(raw, "store.json"))
 
 
