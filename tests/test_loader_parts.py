@@ -8,7 +8,6 @@ import json
 import random
 import subprocess
 import sys
-import time
 import zoneinfo
 from pathlib import Path
 
@@ -310,19 +309,30 @@ def test_a_shared_range_is_taken_once_piece_by_piece_from_both_ends(start, end, 
     shared.close()
 
 
+# In a new process, which runs no other thread, so it may fork: a child takes pieces from the end while this
+# process takes them from the start; prints what each took and where they met.
+SHARED_PROBE = r"""
+import json, time
+from feedservice import forked
+shared = forked.Shared(0, 20_000, 7)
+result = forked.start(lambda: json.dumps(list(iter(shared.last, None))).encode())
+assert result is not None, "no child"
+deadline = time.monotonic() + 30
+while shared.met() == 20_000 and time.monotonic() < deadline:  # until the child has begun
+    time.sleep(0.001)
+mine = list(iter(shared.first, None))
+print(json.dumps({"mine": mine, "theirs": json.loads(result()), "met": shared.met()}))
+shared.close()
+"""
+
+
 @pytest.mark.skipif(not forked.can_fork(), reason="forked.Shared is made only where a load may fork (Linux)")
 def test_a_shared_range_is_taken_once_by_a_process_and_its_child_at_the_same_time():
-    shared = forked.Shared(0, 20_000, 7)
-    result = forked.start(lambda: json.dumps(list(iter(shared.last, None))).encode())
-    assert result is not None
-    deadline = time.monotonic() + 30
-    while shared.met() == 20_000 and time.monotonic() < deadline:  # until the child has begun
-        time.sleep(0.001)
-    mine = list(iter(shared.first, None))
-    theirs = [tuple(piece) for piece in json.loads(result())]
-    met = shared.met()
-    shared.close()
+    out = subprocess.run([sys.executable, "-c", SHARED_PROBE], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    mine, theirs = [tuple(p) for p in got["mine"]], [tuple(p) for p in got["theirs"]]
     assert theirs and mine  # both took some
     places = [k for low, high in mine + theirs for k in range(low, high)]
     assert sorted(places) == list(range(20_000))  # every place once: none taken twice, none left
-    assert met == min(low for low, _ in theirs) == max(high for _, high in mine)
+    assert got["met"] == min(low for low, _ in theirs) == max(high for _, high in mine)
