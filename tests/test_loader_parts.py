@@ -292,7 +292,7 @@ def test_a_lazy_dict_is_made_once_on_first_read_and_reads_as_the_dict():
     assert store.article(first.id).id == first.id and store.by_id[first.id] == 0
 
 
-@pytest.mark.skipif(not forked.can_fork(), reason="forked.Shared is made only where a load may fork (Linux)")
+@pytest.mark.skipif(sys.platform != "linux", reason="forked.Shared is made only where a load may fork (Linux)")
 @pytest.mark.parametrize("start, end, step", [(0, 10, 3), (5, 5, 2), (7, 3, 2), (0, 1000, 1)])
 def test_a_shared_range_is_taken_once_piece_by_piece_from_both_ends(start, end, step):
     shared = forked.Shared(start, end, step)
@@ -326,7 +326,7 @@ shared.close()
 """
 
 
-@pytest.mark.skipif(not forked.can_fork(), reason="forked.Shared is made only where a load may fork (Linux)")
+@pytest.mark.skipif(sys.platform != "linux", reason="forked.Shared is made only where a load may fork (Linux)")
 def test_a_shared_range_is_taken_once_by_a_process_and_its_child_at_the_same_time():
     out = subprocess.run([sys.executable, "-c", SHARED_PROBE], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
