@@ -17,7 +17,7 @@ import threading
 from typing import Callable
 
 from .errors import StoreError
-from .loader import load_store
+from .loader import collector_paused, load_store
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,12 @@ def _signature(path: str) -> tuple[int, int, int] | None:
     except OSError:
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _loaded(path: str, max_bytes: int) -> Store:
+    """``load_store``, then ``_kept``, with the collector paused for both (see ``loader.collector_paused``)."""
+    with collector_paused():
+        return _kept(load_store(path, max_bytes))
 
 
 def _kept(store: Store) -> Store:
@@ -92,7 +98,7 @@ class LiveStore:
             self.check()  # the file changed since the parent loaded it: load it, or keep this one, degraded
         else:
             self._signature = _signature(path)
-            self.current = _kept(load_store(path, max_bytes))
+            self.current = _loaded(path, max_bytes)
         self.loaded_at = dt.datetime.now(dt.timezone.utc)
         log.info("loaded store %s: %d articles, version %s", path, len(self.current.articles), self.current.version)
 
@@ -108,7 +114,7 @@ class LiveStore:
                 return False
             self._signature = sig
             try:
-                new = _kept(load_store(self.path, self.max_bytes))
+                new = _loaded(self.path, self.max_bytes)
             except StoreError as e:
                 self.error = str(e)
                 log.error("refused store %s, still serving version %s:\n%s", self.path, self.current.version, e)
