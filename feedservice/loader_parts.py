@@ -147,7 +147,7 @@ class PartRead:
 @dataclass(frozen=True, slots=True)
 class PartIndex:
     """A part's own index: ``order``, the places of its entries ordered by (published, id); ``groups``, each
-    selection's positions in that order (the selections ``store.build_selections`` makes, but ``all``); the
+    selection's positions in that order (the selections ``store.selections_of`` makes, but ``all``); the
     positions of the withdrawn and corrected ones; and, in the process that made it only, ``ids``, its ids, and
     ``keys``, the (published, id) of each in order, if asked for."""
 

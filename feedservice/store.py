@@ -237,22 +237,14 @@ class Store:
                 yield self.selections[f"{kind}/{slug}"]
 
 
-def build_selections(
-    articles: Sequence[Entry | Article], ministries: dict[str, Ministry], topics: dict[str, Topic]
-) -> dict[str, Selection]:
-    """Returns every selection, each the positions of its articles in ``articles`` (which must be oldest first)."""
-    return selections_of(
-        list(map(attrgetter("ministries"), articles)), list(map(attrgetter("topics"), articles)), ministries, topics
-    )
-
-
 def selections_of(
     ministry_lists: list[tuple[str, ...]], topic_lists: list[tuple[str, ...]],
     ministries: dict[str, Ministry], topics: dict[str, Topic],
 ) -> dict[str, Selection]:
-    """``build_selections`` from each article's slug lists, oldest first. A loader that has just ordered its
-    articles passes its own columns reordered, which reads no article: ordered by date, articles lie all over
-    memory, and reading each one's lists from there cost a cache miss an article (a third of the time)."""
+    """Returns every selection, each the positions of its articles, from each article's ministry and topic slug
+    lists, oldest first. The loader passes its own columns reordered, which reads no article: ordered by date,
+    articles lie all over memory, and reading each one's lists from there cost a cache miss an article (a third
+    of the time)."""
     out = {"all": Selection("all", "All news", range(len(ministry_lists)))}
     for kind, names, lists in (("ministries", ministries, ministry_lists), ("topics", topics, topic_lists)):
         # Group positions by slug list first (the loader makes equal lists one tuple, and there are far fewer

@@ -16,7 +16,7 @@ import pytest
 from feedservice import forked, loader
 from feedservice.loader_parts import PartRead, merged_index, part_index
 from feedservice.lazy import LazyArticles, LazyDict
-from feedservice.store import Correction, Entry, Ministry, Topic, Withdrawal, build_selections
+from feedservice.store import Correction, Entry, Ministry, Topic, Withdrawal
 from test_loader_equivalence import _generated, _lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,7 +276,7 @@ def test_two_parts_indexed_apart_and_merged_are_the_whole_indexed_at_once(split)
     assert (merged.withdrawn, merged.corrected) == (store.withdrawn_positions, store.corrected_positions)
     assert len(merged.withdrawn) > 0 and len(merged.corrected) > 1
     assert {k: (s.title, list(s.positions)) for k, s in merged.selections.items()} == {
-        k: (s.title, list(s.positions)) for k, s in build_selections(store.entries, store.ministries, store.topics).items()
+        k: (s.title, list(s.positions)) for k, s in store.selections.items()  # the whole's, indexed at once
     }
 
 
