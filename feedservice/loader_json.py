@@ -183,7 +183,6 @@ class Elements:
     """
 
     def __init__(self, raw: bytes, start: int, end: int) -> None:
-        self.raw, self.start, self.end = raw, start, end
         self.strings = 0
         try:
             self.texts: list[msgspec.Raw] = _RAW_LIST.decode(memoryview(raw)[start:end + 1])
