@@ -714,10 +714,43 @@ class _Checker:
         # The last load's entries by id: an article read again that equals one of them is that one (see
         # _kept_if_equal). Only worth it when much is read again: a file rewritten in another layout, say.
         before = dict(zip(map(attrgetter("id"), known.values()), known.values())) if len(todo) > 64 else {}
-        # A big first read checks its last part in a forked child on the other core (see forked and
-        # PartRead), at the same time as this process checks the rest. Each first checks a part of its own;
-        # the SHARED percent of the articles between the two parts then goes a piece at a time to whichever
-        # gets there first (forked.Shared), so that both finish together even when the host slows one down.
+        # When every article is read, each process of a forked read also orders and selects its own part
+        # (part_index), and the two are merged instead of build() doing it all after the child is done.
+        indexed = len(todo) == len(arts)
+        built, strings_built, strings_read = self._typed_all(elements, todo, typed, indexed, ministries, topics)
+        if before:
+            built = _kept_if_equal(built, before)
+        strings: int | None = strings_built
+        elements.strings += strings_read
+        if indexed and None not in built:
+            arts = built  # every article read, and built: todo is every place in order
+        else:
+            for k, art in zip(todo, built):
+                if art is None:
+                    obj, check_text = elements.read(k)
+                    art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
+                    if art is None:  # it has a problem (an article is built only without one)
+                        return None
+                    if strings is not None:
+                        strings = None if n is None else strings + n
+                arts[k] = art
+        if self.presorted is None:  # else each part checked its ids, and the parent that none is in both
+            ids = list(map(attrgetter("id"), arts))
+            if len(set(ids)) != len(ids):
+                return None
+        if self.strings is not None:
+            self.strings = None if strings is None else self.strings + strings
+        return arts  # type: ignore[return-value]
+
+    def _typed_all(
+        self, elements: Elements, todo: list[int], typed: Callable, indexed: bool, ministries: dict, topics: dict,
+    ) -> tuple[list[Entry | None], int, int]:
+        """``_typed_part`` of elements ``todo``, checked by this process and, for a big read, a forked child on
+        the other core at the same time (see forked and PartRead). Each first checks a part of its own; the
+        SHARED percent of the articles between the two parts then goes a piece at a time to whichever gets
+        there first (forked.Shared), so that both finish together even when the host slows one down. With
+        ``indexed`` (``todo`` is every article), each also indexes its own part, and the merged index is left in
+        ``presorted``."""
         n = len(todo)
         mine = theirs = n  # the parent's own part: todo[:mine]; the child's: todo[theirs:]
         shared = None
@@ -729,9 +762,6 @@ class _Checker:
                 log.debug("no shared range, so no child: %s", e)
                 mine = theirs = n
         wire = PartRead(self.tz)
-        # When every article is read, each process also orders and selects its own part (part_index), and the
-        # two are merged below instead of build() doing it all for the whole store after the child is done.
-        indexed = len(todo) == len(arts)
 
         def typed_pieces(own: tuple[int, int], take: _Take | None) -> tuple[list, int, int]:
             """_typed_part of todo[own], then of each piece ``take()`` gives while there is one, in todo's order."""
@@ -772,29 +802,7 @@ class _Checker:
         finally:
             if shared is not None:
                 shared.close()
-        if before:
-            built = _kept_if_equal(built, before)
-        strings: int | None = strings_built
-        elements.strings += strings_read
-        if indexed and None not in built:
-            arts = built  # every article read, and built: todo is every place in order
-        else:
-            for k, art in zip(todo, built):
-                if art is None:
-                    obj, check_text = elements.read(k)
-                    art, n = self._one_article(k, obj, check_text, fast, ministries, topics, m_renamed, t_renamed, count)
-                    if art is None:  # it has a problem (an article is built only without one)
-                        return None
-                    if strings is not None:
-                        strings = None if n is None else strings + n
-                arts[k] = art
-        if self.presorted is None:  # else each part checked its ids, and the parent that none is in both
-            ids = list(map(attrgetter("id"), arts))
-            if len(set(ids)) != len(ids):
-                return None
-        if self.strings is not None:
-            self.strings = None if strings is None else self.strings + strings
-        return arts  # type: ignore[return-value]
+        return built, strings_built, strings_read
 
     @staticmethod
     def _typed_part(elements: Elements, ks: list[int], typed: Callable) -> tuple[list[Entry | None], int, int]:
