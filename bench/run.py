@@ -30,8 +30,8 @@ import re
 import shlex
 import shutil
 import signal
-import statistics
 import socket
+import statistics
 import subprocess
 import sys
 import time
