@@ -28,6 +28,7 @@ import re
 import threading
 import zoneinfo
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from operator import attrgetter, is_, itemgetter
 from typing import Any, Callable
@@ -174,6 +175,22 @@ def _kept_if_equal(built: list[Article | None], before: dict[str, Article]) -> l
             if old is not None and old == art:
                 built[i] = old
     return built
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleReader:
+    """What ``_Checker.reader`` returns: ``reader(text)``, and ``reader.many(texts)`` for several at once.
+
+    Not ``read.many = read_many`` on the function itself: ``read_many`` calls ``read``, so that made a reference
+    cycle, which only the cyclic collector frees, and a store's objects are frozen out of its reach (see
+    ``live._kept``): each reload would have kept the last store's reader, its Context and its ministries and
+    topics for good."""
+
+    one: Callable[[Any], Article]
+    many: Callable[[list], list[Article]]
+
+    def __call__(self, text: Any) -> Article:
+        return self.one(text)
 
 
 def _check_fast(
@@ -518,7 +535,7 @@ class _Checker:
             corrected_positions=merged.corrected,
         )
 
-    def reader(self, ctx: Context) -> Callable[[Any], Article]:
+    def reader(self, ctx: Context) -> ArticleReader:
         """Returns ``read(text)``: the Article of an article's JSON text that this load checked, built the way
         the load built it (typed, else orjson and the dict fast path, else the detailed check)."""
         typed, fast = typed_builder(ctx), article_builder(ctx)
@@ -550,8 +567,7 @@ class _Checker:
             arts, _ = typed(read_structs(texts), scan_texts(texts)[0])
             return [read(text) if art is None else art for art, text in zip(arts, texts)]
 
-        read.many = read_many  # type: ignore[attr-defined]
-        return read
+        return ArticleReader(read, read_many)
 
     def portal(self, obj: Any) -> Portal | None:
         where = "portal"

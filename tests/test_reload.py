@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
 import time
+from pathlib import Path
+
+import pytest
 
 from feedservice import create_app
 from conftest import make_store_dict
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _replace(path, doc_or_text) -> None:
@@ -109,3 +115,23 @@ def test_sighup_asks_for_a_check_at_once(store_path):
     _replace(store_path, doc)
     os.kill(os.getpid(), signal.SIGHUP)
     assert _wait_for(lambda: len(live.current.articles) == 2, timeout=3.0)
+
+
+@pytest.mark.parametrize("store", ["bundled", "every way through the loader"])
+def test_a_load_leaves_no_reference_cycles(tmp_path, monkeypatch, store):
+    # What a load leaves is frozen with the store, out of the cyclic collector's reach (live._kept), and a
+    # process's first load is not followed by a collection (live._loaded): a load must make no garbage that only
+    # that collector could free.
+    from feedservice import loader
+    from test_loader_equivalence import _lines
+    from test_loader_parts import _doc
+
+    path = ROOT / "data" / "articles.json"
+    if store != "bundled":
+        path = tmp_path / "store.json"
+        path.write_bytes(_lines(_doc()))  # typed, dict and detailed paths, and a first read (the memo is empty)
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    gc.collect()
+    with loader.collector_paused():
+        assert len(loader.load_store(path).articles) >= 10
+        assert gc.collect() == 0
