@@ -29,8 +29,12 @@ def can_fork() -> bool:
 
 
 def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
-    """Starts ``work()`` in a forked child; returns ``result()``, which waits for the child and returns what
-    ``work`` returned, or None if the child failed (it logs why). Returns None at once if it cannot fork here."""
+    """Starts ``work()`` in a forked child; returns ``result()``, which waits for the child's answer and returns
+    what ``work`` returned, or None if the child failed (it logs why). Returns None at once if it cannot fork here.
+
+    The child says its answer is complete with one byte on a pipe, before it exits: a child that forked from a
+    big load has hundreds of megabytes to unmap on its way out (10-30 ms), and the parent need not wait for
+    that to read the answer. ``reap()`` waits for the exit, once the parent has nothing better to do."""
     if not can_fork():
         return None
     try:
@@ -39,9 +43,16 @@ def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
         log.debug("no memfd, so no child: %s", e)
         return None
     try:
-        pid = os.fork()
+        done_r, done_w = os.pipe2(os.O_CLOEXEC)
     except OSError as e:
         os.close(fd)
+        log.debug("no pipe, so no child: %s", e)
+        return None
+    try:
+        pid = os.fork()
+    except OSError as e:
+        for end in (fd, done_r, done_w):
+            os.close(end)
         log.debug("cannot fork: %s", e)
         return None
     if pid == 0:  # the child: nothing of the parent's may run here (no atexit, no buffered output), hence _exit
@@ -50,6 +61,7 @@ def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
             data = memoryview(work())
             while data:
                 data = data[os.write(fd, data):]
+            os.write(done_w, b"\1")
             code = 0
         except BaseException as e:  # noqa: BLE001  (whatever it was, the parent does the work itself)
             try:
@@ -58,17 +70,16 @@ def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
                 pass
         finally:
             os._exit(code)
+    os.close(done_w)  # so that the read below ends when the child does, if it never says it is done
+    _exiting.append(pid)
 
     def result() -> bytearray | None:
         try:
-            try:
-                _, status = os.waitpid(pid, 0)
-            except ChildProcessError:  # a SIGCHLD handler of the host (a process manager's) reaped it first
-                log.warning("a forked child was reaped by someone else; doing its work here")
-                return None
-            if os.waitstatus_to_exitcode(status) != 0:
-                log.warning("a forked child ended with %s; doing its work here", os.waitstatus_to_exitcode(status))
-                return None
+            with open(done_r, "rb", buffering=0) as done:
+                if done.read(1) != b"\1":  # the child ended (or was killed) before its answer was complete
+                    code = reap()
+                    log.warning("a forked child ended with %s; doing its work here", code)
+                    return None
             size = os.fstat(fd).st_size
             out = bytearray(size)
             view, at = memoryview(out), 0
@@ -82,6 +93,25 @@ def start(work: Callable[[], bytes]) -> Callable[[], bytearray | None] | None:
             os.close(fd)
 
     return result
+
+
+# Children that said they were done and may still be exiting: see ``start`` and ``reap``.
+_exiting: list[int] = []
+
+
+def reap() -> int | str | None:
+    """Waits for every child ``start`` forked to end; returns the exit code of the last, "reaped elsewhere" if
+    a SIGCHLD handler of the host (a process manager's) collected it first, or None if there was none."""
+    code: int | str | None = None
+    while _exiting:
+        pid = _exiting.pop()
+        try:
+            _, status = os.waitpid(pid, 0)
+        except ChildProcessError:
+            code = "reaped elsewhere"
+        else:
+            code = os.waitstatus_to_exitcode(status)
+    return code
 
 
 class Shared:

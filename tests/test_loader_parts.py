@@ -27,7 +27,9 @@ PROBE = r"""
 import json, sys
 from feedservice import forked, loader, loader_parts
 loader.FORK_FROM = 1
+import os
 ran = []
+running = []  # whether the child was still running when its answer was read
 start = forked.start
 def spying(work):
     result = start(work)
@@ -36,9 +38,32 @@ def spying(work):
     def waited():
         got = result()
         ran.append(got is not None)
+        if got is not None:
+            # WNOWAIT: only look, leave it to be waited for
+            running.append(os.waitid(os.P_PID, forked._exiting[0], os.WEXITED | os.WNOHANG | os.WNOWAIT) is None)
         return got
     return waited
 forked.start = spying
+reaps = []
+reap = forked.reap
+def reaping():
+    reaps.append(reap())
+    return reaps[-1]
+forked.reap = reaping
+def children_left():
+    try:
+        os.waitpid(-1, os.WNOHANG)
+        return 1
+    except ChildProcessError:
+        return 0  # no child, not even one that has exited and was never waited for
+if sys.argv[2] == "slow-exit":  # the child takes a second to exit after its answer
+    import time
+    main, exit_now = os.getpid(), os._exit
+    def slow_exit(code):
+        if os.getpid() != main:
+            time.sleep(1)
+        exit_now(code)
+    os._exit = slow_exit
 merged = False
 merge = loader.merged_index
 def merging(*args):
@@ -96,7 +121,7 @@ if sys.argv[2] == "reaped":  # a host's SIGCHLD handler reaps the child before t
         raise ChildProcessError(10, "No child processes")
     os.waitpid = reaped
 store = loader.parse_store(open(sys.argv[1], "rb").read(), "store.json")
-print(json.dumps({"ran": ran, "merged": merged, "met": met, "seen": repr((store.version, list(store.entries), list(store.articles),
+print(json.dumps({"ran": ran, "running": running, "reaped": reaps, "left": children_left(), "merged": merged, "met": met, "seen": repr((store.version, list(store.entries), list(store.articles),
     {k: list(s.positions) for k, s in store.selections.items()}, store.by_id, store.withdrawn_positions,
     store.corrected_positions, store.last_change))}))
 """
@@ -133,14 +158,22 @@ def _doc(n: int = 120, plain: bool = False) -> dict:
 
 
 @pytest.mark.parametrize("plain", [False, True])
-@pytest.mark.parametrize("mode", ["", "child-fails", "reaped"])
-def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_path, monkeypatch, mode, plain):
+@pytest.mark.parametrize("mode, reaped", [
+    ("", [0]),
+    ("child-fails", [1, None]),  # reaped when its answer did not come, then nothing is left to reap
+    ("reaped", ["reaped elsewhere"]),  # a SIGCHLD handler took it after its answer: the answer is still used
+    ("slow-exit", [0]),
+])
+def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_path, monkeypatch, mode, reaped, plain):
     monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
     raw = _lines(_doc(plain=plain))
     alone = loader.parse_store(raw, "store.json")
     got = _forked_load(tmp_path, raw, mode)
-    assert got["merged"] == (mode == "" and plain)  # the parts' own indexes, merged
-    assert got["ran"] == [mode == ""]  # a child ran; when it failed or was reaped, the parent did its share
+    assert got["merged"] == (mode != "child-fails" and plain)  # the parts' own indexes, merged
+    assert got["ran"] == [mode != "child-fails"]  # a child ran; when it failed, the parent did its share
+    assert got["reaped"] == reaped and got["left"] == 0
+    if mode == "slow-exit":
+        assert got["running"] == [True]  # its answer was read while it was still exiting
     assert got["seen"] == _seen(alone)
 
 
