@@ -10,7 +10,8 @@ written if it has a problem.
 
 Each process also orders its part and builds its part's selections (``part_index``) while the other does the
 same, and ``merged_index`` joins the two: far less than ordering and selecting the whole store after the
-child is done.
+child is done. The child sends its articles in its part's order, so the merge takes the store's entries (and
+texts) from the two ordered parts in turn, instead of looking each up in the file's order afterwards.
 """
 
 from __future__ import annotations
@@ -18,14 +19,16 @@ from __future__ import annotations
 import datetime as dt
 from array import array
 from dataclasses import dataclass
+from collections import deque
 from itertools import compress, repeat
-from operator import attrgetter, is_not, ne, not_
-from typing import Any, Sequence
+from operator import attrgetter, is_, is_not, ne, not_, or_
+from typing import Any, Collection, Iterator, Sequence
 
 import msgspec
 from msgspec import Struct
 
 from .loader_fast import _offset_text, in_zone
+from .loader_typed import pick
 from .store import Article, Correction, Entry, Selection, Withdrawal, selections_of
 
 # A load forks a child only for this many articles to read, or more: below it, the fork costs more than it saves.
@@ -46,6 +49,11 @@ _ministries, _topics = attrgetter("ministries"), attrgetter("topics")
 _corrections, _withdrawn = attrgetter("corrections"), attrgetter("withdrawn")
 
 
+def _extra(entries: list[Entry]) -> Iterator[bool]:
+    """Whether each entry has corrections or a withdrawal (the loop in C)."""
+    return map(or_, map(bool, map(_corrections, entries)), map(is_not, map(_withdrawn, entries), repeat(None)))
+
+
 class _Wire(Struct, array_like=True, gc=False):
     ids: list[str]
     published: list[dt.datetime]
@@ -60,7 +68,7 @@ class _Wire(Struct, array_like=True, gc=False):
     strings_built: int
     strings_read: int
     # the part's own index (see part_index), when nothing was refused: its order, and each selection's
-    # positions in that order as array('I') bytes
+    # positions in that order as array('I') bytes. The articles above are then in that order too.
     order: list[int] = []
     groups: dict[str, bytes] = {}
     withdrawn: list[int] = []
@@ -87,16 +95,19 @@ class PartRead:
     def encode(
         self, entries: list[Entry | None], strings_built: int, strings_read: int, index: PartIndex | None = None
     ) -> bytes:
-        refused = [k for k, e in enumerate(entries) if e is None]
-        built: list[Entry] = entries  # type: ignore[assignment]
+        refused = list(compress(range(len(entries)), map(is_, entries, repeat(None))))
+        # in the part's order when it has an index (it has none when an article was refused), so that the parent
+        # can merge them as they come, without putting them in order first
+        built: list[Entry] = entries if index is None else index.entries  # type: ignore[assignment]
         if refused:
-            built = list(compress(entries, map(is_not, entries, [None] * len(entries))))  # type: ignore[arg-type]
+            built = list(compress(entries, map(is_not, entries, repeat(None))))  # type: ignore[arg-type]
         m_lists, t_lists = list(map(_ministries, built)), list(map(_topics, built))
         lists = list(dict.fromkeys(m_lists + t_lists))
         place = {slugs: k for k, slugs in enumerate(lists)}
+        extra = list(_extra(built))
         extras = [
             (k, [(c.date, c.note) for c in e.corrections], e.withdrawn and (e.withdrawn.date, e.withdrawn.reason))
-            for k, e in enumerate(built) if e.corrections or e.withdrawn is not None
+            for k, e in zip(compress(range(len(built)), extra), compress(built, extra))
         ]
         published, updated = list(map(_published, built)), list(map(_updated, built))
         later = list(map(ne, published, updated))
@@ -112,6 +123,8 @@ class PartRead:
         ))
 
     def decode(self, data: Any) -> tuple[list[Entry | None], int, int, PartIndex | None]:
+        """Returns what ``encode`` was given: the entries in their places (None where refused), the two string
+        counts, and the index, if any (its ``ids`` a list, its ``keys`` made here)."""
         w = _DECODER.decode(data)
         lists = [self.lists.setdefault(slugs, slugs) for slugs in w.lists]
         published = self._in_zone(w.published)
@@ -129,12 +142,16 @@ class PartRead:
         for k in w.refused:  # in increasing order, so each lands where it was
             out.insert(k, None)
         index = None
-        if len(w.order) == len(out):
+        if len(w.order) == len(out):  # the articles came in the part's order: each goes back to its place
             groups = {}
             for key, packed in w.groups.items():
                 groups[key] = positions = array("I")
                 positions.frombytes(packed)
-            index = PartIndex(w.order, groups, w.withdrawn, w.corrected, set())
+            index = PartIndex(
+                w.order, out, groups, w.withdrawn, w.corrected, w.ids, list(zip(published, w.ids)),  # type: ignore[arg-type]
+            )
+            out = [None] * len(out)
+            deque(map(out.__setitem__, w.order, index.entries), maxlen=0)  # the loop in C
         return out, w.strings_built, w.strings_read, index
 
     def _in_zone(self, moments: list[dt.datetime]) -> list[dt.datetime]:
@@ -146,28 +163,32 @@ class PartRead:
 
 @dataclass(frozen=True, slots=True)
 class PartIndex:
-    """A part's own index: ``order``, the places of its entries ordered by (published, id); ``groups``, each
-    selection's positions in that order (the selections ``store.selections_of`` makes, but ``all``); the
-    positions of the withdrawn and corrected ones; and, in the process that made it only, ``ids``, its ids, and
-    ``keys``, the (published, id) of each in order, if asked for."""
+    """A part's own index: ``order``, the places of its entries ordered by (published, id); ``entries``, the
+    entries in that order; ``groups``, each selection's positions in that order (the selections
+    ``store.selections_of`` makes, but ``all``); the positions of the withdrawn and corrected ones; ``ids``, its
+    ids; and ``keys``, the (published, id) of each in order, if asked for (or read back)."""
 
     order: list[int]
+    entries: list[Entry]
     groups: dict[str, Sequence[int]]
     withdrawn: list[int]
     corrected: list[int]
-    ids: set[str]
+    ids: Collection[str]
     keys: list[tuple[dt.datetime, str]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Merged:
-    """A store's index (``Store``'s, and the order of its articles): of two parts together (``merged_index``),
-    or of the whole read at once (``whole_index``)."""
+    """A store's index: every selection, and the positions of the withdrawn and corrected articles. What is at
+    each position is given as ``order``, the places in the entries it was made from (``whole_index``), or as
+    the ordered ``entries`` and their ``texts`` themselves (``merged_index``)."""
 
-    order: list[int]
     selections: dict[str, Selection]
     withdrawn: tuple[int, ...]
     corrected: tuple[int, ...]
+    order: list[int] | None = None
+    entries: list[Entry] | None = None
+    texts: list | None = None
 
 
 def part_index(entries: list[Entry], ministries: dict, topics: dict, keys: bool = False) -> PartIndex | None:
@@ -180,8 +201,8 @@ def part_index(entries: list[Entry], ministries: dict, topics: dict, keys: bool 
         return None  # the loader's own check finds which, and says so
     published, order, selections, withdrawn, corrected = _indexed(entries, ids, ministries, topics)
     return PartIndex(
-        order, {key: sel.positions for key, sel in selections.items() if key != "all"}, withdrawn, corrected,
-        unique, _keys(published, ids, order) if keys else None,
+        order, _reordered(entries, order), {key: sel.positions for key, sel in selections.items() if key != "all"},
+        withdrawn, corrected, unique, _keys(published, ids, order) if keys else None,
     )
 
 
@@ -189,7 +210,7 @@ def whole_index(entries: Sequence[Entry | Article], ministries: dict, topics: di
     """Returns the index of a whole store's entries (or Articles), in file order: what a load in one process
     makes (any load but a big first read, which merges two parts' instead)."""
     _, order, selections, withdrawn, corrected = _indexed(entries, list(map(_id, entries)), ministries, topics)
-    return Merged(order, selections, tuple(withdrawn), tuple(corrected))
+    return Merged(selections, tuple(withdrawn), tuple(corrected), order=order)
 
 
 def _indexed(entries: Sequence[Entry | Article], ids: list[str], ministries: dict, topics: dict) -> tuple[
@@ -225,36 +246,38 @@ def _keys(published: list[dt.datetime], ids: list[str], order: list[int]) -> lis
 
 
 def merged_index(
-    first: list[Entry], first_index: PartIndex, second: list[Entry], second_index: PartIndex,
-    ministries: dict, topics: dict,
+    first: PartIndex, first_texts: list, second: PartIndex, second_texts: list, ministries: dict, topics: dict,
 ) -> Merged:
-    """Returns the index of ``first + second`` (its order by (published, id), as places in that list; every
-    selection; the withdrawn and corrected positions), from each part's index.
+    """Returns the index of two parts together, and their entries and texts in its order (each part's
+    ``texts``, in its own order, are picked the same way as its entries), from each part's own index (with
+    ``keys``).
 
-    Each part's order is a sorted run, so sorting their concatenation only merges two runs. Ids are unique, so
-    the merged order keeps each part's own order: the k-th place from ``first`` in it is the k-th of
-    ``first_index.order``, which maps each part's selection positions to positions in the whole.
+    Each part's keys are a sorted run, so sorting their concatenation only merges two runs. Ids are unique, so
+    the merged order keeps each part's own order: the k-th position from ``first`` in it is ``first``'s k-th,
+    which maps each part's selection positions to positions in the whole; and the entries and texts are each
+    part's taken in turn, with no look-up of each in a list of places.
     """
-    n_first = len(first)
-    keys = []
-    for part, index in ((first, first_index), (second, second_index)):
-        keys += index.keys if index.keys is not None else _keys(
-            list(map(_published, part)), list(map(_id, part)), index.order
-        )
+    n_first = len(first.entries)
+    keys = first.keys + second.keys  # type: ignore[operator]
     runs = list(range(len(keys)))  # places in keys: first's run, then second's
     runs.sort(key=keys.__getitem__)
-    from_first = list(map(n_first.__gt__, runs))
-    merged = list(map((first_index.order + [n_first + k for k in second_index.order]).__getitem__, runs))
-    at_first = list(compress(range(len(merged)), from_first))  # the whole's position of each of first's
-    at_second = list(compress(range(len(merged)), map(not_, from_first)))
-    selections = {"all": Selection("all", "All news", range(len(merged)))}
+    from_second = list(map(n_first.__le__, runs))
+    del keys, runs
+    positions = range(len(from_second))
+    at_first = list(compress(positions, map(not_, from_second)))  # the whole's position of each of first's
+    at_second = list(compress(positions, from_second))
+    selections = {"all": Selection("all", "All news", positions)}
     for kind, names in (("ministries", ministries), ("topics", topics)):
         for slug, named in names.items():
             key = f"{kind}/{slug}"
-            positions = list(map(at_first.__getitem__, first_index.groups.get(key, ())))
-            positions += map(at_second.__getitem__, second_index.groups.get(key, ()))
-            positions.sort()
-            selections[key] = Selection(key, named.name, array("I", positions))
-    withdrawn = [*map(at_first.__getitem__, first_index.withdrawn), *map(at_second.__getitem__, second_index.withdrawn)]
-    corrected = [*map(at_first.__getitem__, first_index.corrected), *map(at_second.__getitem__, second_index.corrected)]
-    return Merged(merged, selections, tuple(sorted(withdrawn)), tuple(sorted(corrected)))
+            found = list(map(at_first.__getitem__, first.groups.get(key, ())))
+            found += map(at_second.__getitem__, second.groups.get(key, ()))
+            found.sort()
+            selections[key] = Selection(key, named.name, array("I", found))
+    withdrawn = [*map(at_first.__getitem__, first.withdrawn), *map(at_second.__getitem__, second.withdrawn)]
+    corrected = [*map(at_first.__getitem__, first.corrected), *map(at_second.__getitem__, second.corrected)]
+    return Merged(
+        selections, tuple(sorted(withdrawn)), tuple(sorted(corrected)),
+        entries=pick(from_second, iter(first.entries), iter(second.entries)),
+        texts=pick(from_second, iter(first_texts), iter(second_texts)),
+    )

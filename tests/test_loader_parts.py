@@ -264,8 +264,10 @@ def test_a_part_read_back_is_the_part_written():
     whole = [e for e in entries if e is not None]
     own = part_index(whole, {"molit": Ministry("molit", "MOLIT"), "ngii": Ministry("ngii", "NGII")},
                      {"smart-city": Topic("smart-city", "Smart city")})
-    *_, index = wire.decode(wire.encode(whole, 0, 0, own))
+    back_whole, *_, index = wire.decode(wire.encode(whole, 0, 0, own))
     assert (index.order, index.groups, index.withdrawn, index.corrected) == (own.order, own.groups, [2], [1])
+    assert back_whole == whole and index.entries == own.entries == [whole[k] for k in own.order]  # sent in order
+    assert index.ids == [e.id for e in own.entries] and index.keys == [(e.published, e.id) for e in own.entries]
     assert {k: list(v) for k, v in index.groups.items()} == {
         "ministries/molit": [0, 1, 2], "ministries/ngii": [0, 2], "topics/smart-city": [0, 1]}
     assert part_index(whole + whole[:1], {"molit": Ministry("molit", "MOLIT")}, {}) is None  # an id twice
@@ -301,11 +303,13 @@ def test_two_parts_indexed_apart_and_merged_are_the_whole_indexed_at_once(split)
     entries = list(store.entries)
     random.Random(split).shuffle(entries)  # file order is any order
     first, second = entries[:split], entries[split:]
-    merged = merged_index(
-        first, part_index(first, store.ministries, store.topics),
-        second, part_index(second, store.ministries, store.topics), store.ministries, store.topics,
+    first_index = part_index(first, store.ministries, store.topics, keys=True)
+    second_index = part_index(second, store.ministries, store.topics, keys=True)
+    merged = merged_index(  # each entry's id stands for its text, which goes where the entry goes
+        first_index, [e.id for e in first_index.entries], second_index, [e.id for e in second_index.entries],
+        store.ministries, store.topics,
     )
-    assert [entries[k] for k in merged.order] == list(store.entries)
+    assert merged.entries == list(store.entries) and merged.texts == [e.id for e in store.entries]
     assert (merged.withdrawn, merged.corrected) == (store.withdrawn_positions, store.corrected_positions)
     assert len(merged.withdrawn) > 0 and len(merged.corrected) > 1
     assert {k: (s.title, list(s.positions)) for k, s in merged.selections.items()} == {
