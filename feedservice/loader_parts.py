@@ -20,7 +20,7 @@ import datetime as dt
 from array import array
 from dataclasses import dataclass
 from collections import deque
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter, is_, is_not, ne, not_, or_
 from typing import Any, Collection, Iterator, Sequence
 
@@ -84,7 +84,6 @@ class PartRead:
 
     def __init__(self, tz: dt.tzinfo) -> None:
         self.tz = tz
-        self.lists: dict[tuple[str, ...], tuple[str, ...]] = {}  # equal slug lists read back as one tuple
 
     @staticmethod
     def usable(tz: dt.tzinfo) -> bool:
@@ -122,22 +121,27 @@ class PartRead:
             [] if index is None else index.corrected,
         ))
 
-    def decode(self, data: Any) -> tuple[list[Entry | None], int, int, PartIndex | None]:
+    def decode(self, data: Any) -> tuple[list[Entry | None] | None, int, int, PartIndex | None]:
         """Returns what ``encode`` was given: the entries in their places (None where refused), the two string
-        counts, and the index, if any (its ``ids`` a list, its ``keys`` made here)."""
+        counts, and no index; or, for a part sent with its index, None, the counts, and the index (with the
+        entries in its order, its ``ids`` a list and its ``keys`` made here: see ``PartIndex.in_places``)."""
         w = _DECODER.decode(data)
-        lists = [self.lists.setdefault(slugs, slugs) for slugs in w.lists]
+        lists = w.lists  # each once: equal lists are one tuple again
         published = self._in_zone(w.published)
         updated = published.copy()
-        for k, moment in zip(w.later, self._in_zone(w.updated)):
-            updated[k] = moment
+        deque(map(updated.__setitem__, w.later, self._in_zone(w.updated)), maxlen=0)  # the loop in C
         ministries, topics = list(map(lists.__getitem__, w.ministries)), list(map(lists.__getitem__, w.topics))
         out: list[Entry | None] = list(map(Entry, w.ids, published, updated, ministries, topics))
+        # the dates of every correction and withdrawal, put in the zone in one call
+        dates = iter(self._in_zone([
+            date for _, corrections, withdrawn in w.extras
+            for date in chain((date for date, _ in corrections), () if withdrawn is None else (withdrawn[0],))
+        ]))
         for k, corrections, withdrawn in w.extras:
             out[k] = Entry(
                 w.ids[k], published[k], updated[k], ministries[k], topics[k],
-                tuple(Correction(self._one_in_zone(date), note) for date, note in corrections),
-                None if withdrawn is None else Withdrawal(self._one_in_zone(withdrawn[0]), withdrawn[1]),
+                tuple([Correction(next(dates), note) for _, note in corrections]),
+                None if withdrawn is None else Withdrawal(next(dates), withdrawn[1]),
             )
         for k in w.refused:  # in increasing order, so each lands where it was
             out.insert(k, None)
@@ -150,15 +154,11 @@ class PartRead:
             index = PartIndex(
                 w.order, out, groups, w.withdrawn, w.corrected, w.ids, list(zip(published, w.ids)),  # type: ignore[arg-type]
             )
-            out = [None] * len(out)
-            deque(map(out.__setitem__, w.order, index.entries), maxlen=0)  # the loop in C
-        return out, w.strings_built, w.strings_read, index
+            return None, w.strings_built, w.strings_read, index
+        return out, w.strings_built, w.strings_read, None
 
     def _in_zone(self, moments: list[dt.datetime]) -> list[dt.datetime]:
         return in_zone(moments, self.tz)  # as the loader makes them (see loader_fast.dates_reader)
-
-    def _one_in_zone(self, moment: dt.datetime) -> dt.datetime:
-        return in_zone([moment], self.tz)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +175,12 @@ class PartIndex:
     corrected: list[int]
     ids: Collection[str]
     keys: list[tuple[dt.datetime, str]] | None = None
+
+    def in_places(self) -> list[Entry]:
+        """The entries in their places in the part (what the part's index was made from)."""
+        out: list[Entry] = [None] * len(self.entries)  # type: ignore[list-item]
+        deque(map(out.__setitem__, self.order, self.entries), maxlen=0)  # the loop in C
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,10 +120,19 @@ if sys.argv[2] == "reaped":  # a host's SIGCHLD handler reaps the child before t
         waitpid(pid, options)
         raise ChildProcessError(10, "No child processes")
     os.waitpid = reaped
+def seen(store):
+    return repr((store.version, list(store.entries), list(store.articles),
+        {k: list(s.positions) for k, s in store.selections.items()}, store.by_id, store.withdrawn_positions,
+        store.corrected_positions, store.last_change))
+def reloaded(store):  # a reload from the file named third, if any: what it gives, and how many entries it kept
+    if len(sys.argv) <= 3:
+        return {}
+    again = loader.parse_store(open(sys.argv[3], "rb").read(), "store.json")
+    before = {e.id: e for e in store.entries}
+    return {"again": seen(again), "kept": sum(e is before.get(e.id) for e in again.entries)}
 store = loader.parse_store(open(sys.argv[1], "rb").read(), "store.json")
-print(json.dumps({"ran": ran, "running": running, "reaped": reaps, "left": children_left(), "merged": merged, "met": met, "seen": repr((store.version, list(store.entries), list(store.articles),
-    {k: list(s.positions) for k, s in store.selections.items()}, store.by_id, store.withdrawn_positions,
-    store.corrected_positions, store.last_change))}))
+print(json.dumps({"ran": ran, "running": running, "reaped": reaps, "left": children_left(), "merged": merged, "met": met,
+    "seen": seen(store), **reloaded(store)}))
 """
 
 
@@ -133,11 +142,14 @@ def _seen(store) -> str:
                  store.corrected_positions, store.last_change))
 
 
-def _forked_load(tmp_path: Path, raw: bytes, mode: str = "") -> dict:
-    path = tmp_path / "store.json"
+def _forked_load(tmp_path: Path, raw: bytes, mode: str = "", then: bytes | None = None) -> dict:
+    """What ``PROBE`` prints for a load of ``raw``, and a reload of ``then`` after it, if given."""
+    path, again = tmp_path / "store.json", tmp_path / "again.json"
     path.write_bytes(raw)
-    out = subprocess.run([sys.executable, "-c", PROBE, str(path), mode], capture_output=True, text=True, cwd=ROOT,
-                         timeout=120)
+    if then is not None:
+        again.write_bytes(then)
+    out = subprocess.run([sys.executable, "-c", PROBE, str(path), mode, *([str(again)] if then is not None else [])],
+                         capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
 
@@ -175,6 +187,26 @@ def test_a_first_read_shared_with_a_child_gives_the_store_one_process_gives(tmp_
     if mode == "slow-exit":
         assert got["running"] == [True]  # its answer was read while it was still exiting
     assert got["seen"] == _seen(alone)
+
+
+@pytest.mark.parametrize("change", ["layout", "title"])
+def test_a_reload_after_a_merged_first_read_keeps_what_it_read(tmp_path, monkeypatch, change):
+    # After a merge, the store's entries and texts are in the merged order, not the file's: the reload memo and
+    # the entries kept when a reload reads everything again must pair each text with its own entry.
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    doc = _doc(plain=True)
+    raw = _lines(doc)
+    if change == "layout":  # every article's text differs: all are read again, merged, and kept if equal
+        then = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+    else:  # one article's text differs: only that one is read again
+        doc["articles"][7]["title"] += " (revised)"
+        then = _lines(doc)
+    got = _forked_load(tmp_path, raw, then=then)
+    assert got["merged"] and got["seen"] == _seen(loader.parse_store(raw, "store.json"))
+    monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
+    assert got["again"] == _seen(loader.parse_store(then, "store.json"))
+    # the title is not in an entry, so even the revised article's entry is equal; it was read again, though
+    assert got["kept"] == len(doc["articles"]) - (change == "title")
 
 
 @pytest.mark.parametrize("slow, met", [("slow-child", 75), ("slow-parent", 51)])
@@ -266,7 +298,8 @@ def test_a_part_read_back_is_the_part_written():
                      {"smart-city": Topic("smart-city", "Smart city")})
     back_whole, *_, index = wire.decode(wire.encode(whole, 0, 0, own))
     assert (index.order, index.groups, index.withdrawn, index.corrected) == (own.order, own.groups, [2], [1])
-    assert back_whole == whole and index.entries == own.entries == [whole[k] for k in own.order]  # sent in order
+    assert back_whole is None and index.entries == own.entries == [whole[k] for k in own.order]  # sent in order
+    assert index.in_places() == whole
     assert index.ids == [e.id for e in own.entries] and index.keys == [(e.published, e.id) for e in own.entries]
     assert {k: list(v) for k, v in index.groups.items()} == {
         "ministries/molit": [0, 1, 2], "ministries/ngii": [0, 2], "topics/smart-city": [0, 1]}
