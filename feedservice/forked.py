@@ -121,10 +121,13 @@ class Shared:
     of them down. A piece is taken under a lock (``lockf`` on a memfd: a record lock, which a fork does not
     share) and never by both.
 
+    ``kept``: how much of the range ``last`` leaves to ``first`` at the least (all of it, if it is no more), for
+    a child that has more to do than its parent once the range is done.
+
     Only where ``can_fork()``; ``close()`` once both are done."""
 
-    def __init__(self, start: int, end: int, step: int) -> None:
-        self.step = step
+    def __init__(self, start: int, end: int, step: int, kept: int = 0) -> None:
+        self.step, self.kept = step, kept
         self.fd = os.memfd_create("feedservice-shared", os.MFD_CLOEXEC)
         try:
             os.ftruncate(self.fd, 16)
@@ -140,19 +143,22 @@ class Shared:
         return self._take(front=True)
 
     def last(self) -> tuple[int, int] | None:
-        """Takes the last piece left, (start, end), or None when none is left."""
+        """Takes the last piece left, (start, end), or None when none is left but what is kept for ``first``."""
         return self._take(front=False)
 
     def _take(self, front: bool) -> tuple[int, int] | None:
         fcntl.lockf(self.fd, fcntl.LOCK_EX)
         try:
             low, high = self._ends[0], self._ends[1]
-            if low >= high:
-                return None
             if front:
+                if low >= high:
+                    return None
                 self._ends[0] = high = min(high, low + self.step)
             else:
-                self._ends[1] = low = max(low, high - self.step)
+                piece = max(low, high - self.step)
+                if piece >= high or piece - low < self.kept:
+                    return None
+                self._ends[1] = low = piece
             return low, high
         finally:
             fcntl.lockf(self.fd, fcntl.LOCK_UN)

@@ -42,7 +42,7 @@ from .errors import StoreError
 from .lazy import LazyArticles, LazyDict
 from .loader_fast import ArticleMemo, Context, article_builder
 from .loader_parts import (
-    CHILD_SHARE, FORK_FROM, SHARED, Merged, PartRead, merged_index, part_index, whole_index,
+    CHILD_SHARE, FORK_FROM, KEPT, SHARED, Merged, PartRead, merged_index, part_index, whole_index,
 )
 from .loader_json import (
     MAX_SAFE_INT, TOP_FIELDS, ElementRefused, Elements, json_strings, read_exact, read_fast, scan_texts, text_suspect,
@@ -776,7 +776,7 @@ class _Checker:
         if n >= FORK_FROM and PartRead.usable(self.tz) and forked.can_fork():
             mine, theirs = n - n * (CHILD_SHARE + SHARED // 2) // 100, n - n * (CHILD_SHARE - SHARED // 2) // 100
             try:
-                shared = forked.Shared(mine, theirs, CHUNK)
+                shared = forked.Shared(mine, theirs, CHUNK, KEPT)
             except OSError as e:  # no memfd, or no file descriptor left: this process reads it all
                 log.debug("no shared range, so no child: %s", e)
                 mine = theirs = n

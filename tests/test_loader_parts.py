@@ -103,13 +103,15 @@ def meeting(self):
     met.append(shared_met(self))
     return met[-1]
 forked.Shared.met = meeting
-if sys.argv[2] in ("slow-child", "slow-parent"):  # one process is slowed down on its own part
+if sys.argv[2].startswith(("slow-child", "slow-parent")):  # one process is slowed down on its own part
     import os, time
+    loader.CHUNK = 4  # the shared articles in pieces of 4
+    loader.KEPT = 10 if sys.argv[2].endswith("-kept") else 0  # the child leaves the parent 10 of them, or none
     main = os.getpid()
     typed_part = loader._Checker._typed_part
     def slowed(elements, ks, typed):
         child = os.getpid() != main
-        if ks and (ks[-1] == len(elements.texts) - 1 if child else ks[0] == 0) and child == (sys.argv[2] == "slow-child"):
+        if ks and (ks[-1] == len(elements.texts) - 1 if child else ks[0] == 0) and child == sys.argv[2].startswith("slow-child"):
             time.sleep(0.5)
         return typed_part(elements, ks, typed)
     loader._Checker._typed_part = staticmethod(slowed)
@@ -209,7 +211,10 @@ def test_a_reload_after_a_merged_first_read_keeps_what_it_read(tmp_path, monkeyp
     assert got["kept"] == len(doc["articles"]) - (change == "title")
 
 
-@pytest.mark.parametrize("slow, met", [("slow-child", 75), ("slow-parent", 51)])
+@pytest.mark.parametrize("slow, met", [
+    ("slow-child", 75), ("slow-parent", 51),
+    ("slow-parent-kept", 63),  # the child took 63-74 a piece at a time; taking 59-62 would have left 8 of 10
+])
 def test_the_shared_articles_go_to_whichever_process_is_free_first(tmp_path, monkeypatch, slow, met):
     # 120 articles: the parent's own part is articles 0-50, the child's 75-119, and 51-74 go to the first free.
     monkeypatch.setattr(loader, "_article_memo", loader.ArticleMemo())
@@ -363,9 +368,11 @@ def test_a_lazy_dict_is_made_once_on_first_read_and_reads_as_the_dict():
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="forked.Shared is made only where a load may fork (Linux)")
-@pytest.mark.parametrize("start, end, step", [(0, 10, 3), (5, 5, 2), (7, 3, 2), (0, 1000, 1)])
-def test_a_shared_range_is_taken_once_piece_by_piece_from_both_ends(start, end, step):
-    shared = forked.Shared(start, end, step)
+@pytest.mark.parametrize("start, end, step, kept", [
+    (0, 10, 3, 0), (5, 5, 2, 0), (7, 3, 2, 0), (0, 1000, 1, 0), (0, 10, 3, 4), (0, 1000, 7, 300), (0, 10, 3, 20),
+])
+def test_a_shared_range_is_taken_once_piece_by_piece_from_both_ends(start, end, step, kept):
+    shared = forked.Shared(start, end, step, kept)
     taken: dict[str, list] = {"first": [], "last": []}
     for side in ["first", "last", "last"] * (abs(end - start) + 1):
         piece = getattr(shared, side)()
@@ -376,6 +383,13 @@ def test_a_shared_range_is_taken_once_piece_by_piece_from_both_ends(start, end, 
     pieces = taken["first"] + taken["last"]
     assert sorted(k for low, high in pieces for k in range(low, high)) == list(range(start, max(start, end)))
     assert shared.met() == min((low for low, _ in taken["last"]), default=max(start, end))
+    shared.close()
+    # last() leaves kept to first(), or all there is, even when it is asked first
+    shared = forked.Shared(start, end, step, kept)
+    lasts = list(iter(shared.last, None))
+    firsts = list(iter(shared.first, None))
+    assert sum(high - low for low, high in firsts) >= min(kept, max(0, end - start))
+    assert sorted(k for low, high in firsts + lasts for k in range(low, high)) == list(range(start, max(start, end)))
     shared.close()
 
 
