@@ -35,7 +35,7 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import orjson
-from xxhash import xxh3_128_digest, xxh3_128_hexdigest
+from xxhash import xxh3_128_hexdigest
 
 from . import forked
 from .errors import StoreError
@@ -696,11 +696,9 @@ class _Checker:
                 count,
             )
             if out is not None:
-                merged = self.presorted  # if two parts were merged, out is in their order, and so are its texts
-                self.remembered = ArticleMemo(self.tz, *current, LazyDict(
-                    (lambda: dict(zip(map(xxh3_128_digest, merged.texts), out))) if merged is not None  # type: ignore[union-attr, arg-type]
-                    else lambda: dict(zip(value.keys() if keys is None else keys, out))
-                ))
+                self.remembered = ArticleMemo(
+                    self.tz, *current, LazyDict(lambda: dict(zip(value.keys() if keys is None else keys, out)))
+                )
                 return out
             self.presorted = None
             # Some article has a problem: check them again one by one, for the messages in order. An article
@@ -739,6 +737,8 @@ class _Checker:
         built, strings_built, strings_read = self._typed_all(elements, todo, typed, indexed, ministries, topics)
         if before:
             built = _kept_if_equal(built, before)
+            if self.presorted is not None and self.presorted.entries is not None:  # what the store will hold
+                _kept_if_equal(self.presorted.entries, before)  # type: ignore[arg-type]
         strings: int | None = strings_built
         elements.strings += strings_read
         if indexed and None not in built:
@@ -769,7 +769,7 @@ class _Checker:
         SHARED percent of the articles between the two parts then goes a piece at a time to whichever gets
         there first (forked.Shared), so that both finish together even when the host slows one down. With
         ``indexed`` (``todo`` is every article), each also indexes its own part, and the merged index is left in
-        ``presorted``: the entries returned are then its entries, in the store's order, not todo's."""
+        ``presorted``."""
         n = len(todo)
         mine = theirs = n  # the parent's own part: todo[:mine]; the child's: todo[theirs:]
         shared = None
@@ -822,9 +822,7 @@ class _Checker:
                 if own is not None and index is not None and own.ids.isdisjoint(index.ids):
                     theirs_texts = list(map(elements.texts.__getitem__, map(split.__add__, index.order)))
                     self.presorted = merged_index(own, own_texts, index, theirs_texts, ministries, topics)  # type: ignore[arg-type]
-                    built = self.presorted.entries  # type: ignore[assignment]
-                else:
-                    built += index.in_places() if entries is None else entries  # type: ignore[union-attr]
+                built += entries
                 strings_built += n_built
                 strings_read += n_read
         finally:
