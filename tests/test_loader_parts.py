@@ -398,7 +398,13 @@ SHARED_PROBE = r"""
 import json, time
 from feedservice import forked
 shared = forked.Shared(0, 20_000, 7)
-result = forked.start(lambda: json.dumps(list(iter(shared.last, None))).encode())
+def pieces():  # a little work for each piece, as a load has: without it the child could take them all in the
+    out = []   # few milliseconds this process may sleep past its turn on a busy host
+    for piece in iter(shared.last, None):
+        out.append(piece)
+        time.sleep(0.0002)
+    return out
+result = forked.start(lambda: json.dumps(pieces()).encode())
 assert result is not None, "no child"
 deadline = time.monotonic() + 30
 while shared.met() == 20_000 and time.monotonic() < deadline:  # until the child has begun
