@@ -226,7 +226,10 @@ def typed_builder(
         given_bodies = list(compress(bodies, has_body))
         if not all(map(str.strip, given_bodies)) or any(map(cleaned_forbidden, given_bodies)):
             return None
-        sources, source_strings = source_column(list(map(_source, structs)))
+        if entries:  # an Entry keeps no source: only its strings are counted
+            sources, source_strings = None, source_strings_of(list(map(_source, structs)))
+        else:
+            sources, source_strings = source_column(list(map(_source, structs)))
         out: list[Any] = list(map(
             Entry, ids, published, updated, art_ministries, art_topics,
         )) if entries else list(map(
@@ -269,6 +272,12 @@ def typed_builder(
     def source_count(value: Any) -> int:
         """The JSON strings of a source object: the key "source", its keys and its string values."""
         return 0 if value is None else 1 + len(value) + list(map(type, value.values())).count(str)
+
+    def source_strings_of(values: list[Any]) -> int:
+        """The JSON strings of the sources ``values`` (None where there is none): ``source_column``'s count
+        without the tuples."""
+        given = list(compress(values, map(is_not, values, repeat(None))))
+        return len(given) + sum(map(len, given)) + list(map(type, chain.from_iterable(map(dict.values, given)))).count(str)
 
     def source_column(values: list[Any]) -> tuple[list[tuple], int]:
         """Each source as a tuple of shared (key, value) pairs (``()`` where there is none) and their JSON
@@ -357,7 +366,10 @@ def typed_builder(
             if check and a.source is not None and any(map(xml_bad, map(_source_text, a.source.items()))):
                 append(None)
                 continue
-            (source,), n = source_column([a.source])  # msgspec took only numbers within range
+            if entries:
+                source, n = None, source_count(a.source)
+            else:
+                (source,), n = source_column([a.source])  # msgspec took only numbers within range
             strings += n
             content_html = a.content_html
             if content_html is not None:
