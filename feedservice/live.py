@@ -51,7 +51,8 @@ def _kept(store: Store, collect: bool = True) -> Store:
     A 100,000-article store is about 140,000 objects the collector would otherwise walk in every full
     collection (130 ms, measured), a pause in the middle of some request. A store holds no reference cycles,
     so reference counting still frees an old one when the last request using it ends (gc.freeze). The one
-    collection before freezing walks only what is not frozen yet: the new store, once per load.
+    collection before freezing (``collect``) walks only what is not frozen yet: the new store, once per reload.
+    A process's first load needs none there (see ``_loaded``).
     """
     if collect:  # first, so no garbage of the moment (a request's cycles) is frozen for good with the store
         gc.collect()
