@@ -807,7 +807,7 @@ class _Checker:
                 split = shared.met() if shared is not None else n  # the child's part: todo[split:]
                 own = own_texts = None
                 if result is not None and indexed and None not in built:
-                    own = part_index(built, ministries, topics, keys=True)  # type: ignore[arg-type]
+                    own = part_index(built, ministries, topics, merged_here=True)  # type: ignore[arg-type]
                     if own is not None:  # else an id is there twice
                         own_texts = list(map(elements.texts.__getitem__, own.order))  # todo is every place
             except BaseException:  # MemoryError, KeyboardInterrupt: wait for the child, so none is left behind

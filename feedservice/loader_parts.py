@@ -168,10 +168,10 @@ class PartRead:
 
 @dataclass(frozen=True, slots=True)
 class PartIndex:
-    """A part's own index: ``order``, the places of its entries ordered by (published, id); ``entries``, the
-    entries in that order; ``groups``, each selection's positions in that order (the selections
-    ``store.selections_of`` makes, but ``all``); the positions of the withdrawn and corrected ones; ``ids``, its
-    ids; and ``keys``, the (published, id) of each in order, if asked for (or read back)."""
+    """A part's own index: ``order``, the places of its entries ordered by (published, id); ``groups``, each
+    selection's positions in that order (the selections ``store.selections_of`` makes, but ``all``); the
+    positions of the withdrawn and corrected ones; ``ids``, its ids; and, where the merge is made, ``entries``,
+    the entries in that order, and ``keys``, the (published, id) of each (see ``part_index``)."""
 
     order: list[int]
     entries: list[Entry]
@@ -196,18 +196,21 @@ class Merged:
     texts: list | None = None
 
 
-def part_index(entries: list[Entry], ministries: dict, topics: dict, keys: bool = False) -> PartIndex | None:
+def part_index(entries: list[Entry], ministries: dict, topics: dict, merged_here: bool = False) -> PartIndex | None:
     """Returns the index of a part's entries (none None), or None if two of them share an id: each process makes
     its own at the same time, and ``merged_index`` joins them in a fraction of what making one for the whole
-    store takes. ``keys``: also the keys the merge sorts by (the parent's part: made here, on its own core)."""
+    store takes. ``merged_here``: also what the merge takes from the part, its entries in order and their keys
+    (the parent's part, made on its own core); without it ``entries`` is empty (the child's part, whose entries
+    the parent reads back in the file's order and orders itself: see ``PartRead.decode``)."""
     ids = list(map(_id, entries))
     unique = set(ids)
     if len(unique) != len(ids):
         return None  # the loader's own check finds which, and says so
     published, order, selections, withdrawn, corrected = _indexed(entries, ids, ministries, topics)
     return PartIndex(
-        order, _reordered(entries, order), {key: sel.positions for key, sel in selections.items() if key != "all"},
-        withdrawn, corrected, unique, _keys(published, ids, order) if keys else None,
+        order, _reordered(entries, order) if merged_here else [],
+        {key: sel.positions for key, sel in selections.items() if key != "all"},
+        withdrawn, corrected, unique, _keys(published, ids, order) if merged_here else None,
     )
 
 
