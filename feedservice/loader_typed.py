@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as dt
 from itertools import chain, compress, islice, repeat
-from operator import attrgetter, is_, is_not, itemgetter, le, not_, or_
+from operator import attrgetter, is_, is_not, le, not_, or_
 from typing import Annotated, Any, Callable, Iterator
 
 import msgspec
@@ -77,7 +77,6 @@ _published, _updated = attrgetter("published"), attrgetter("updated")
 _ministries, _topics = attrgetter("ministries"), attrgetter("topics")
 _url, _content_html, _source = attrgetter("url"), attrgetter("content_html"), attrgetter("source")
 _corrections, _withdrawn = attrgetter("corrections"), attrgetter("withdrawn")
-_second = itemgetter(1)
 
 
 def _source_text(pair: tuple[str, str | int]) -> str:
@@ -250,7 +249,7 @@ def typed_builder(
                 out[k] = art
             strings += n - sum(
                 10 + 2 * has_updated[k] + len(art_ministries[k]) + len(art_topics[k]) + 2 * has_url[k]
-                + 2 * has_body[k] + source_count(structs[k].source)
+                + 2 * has_body[k] + source_strings_of([structs[k].source])
                 for k in extra
             )
         return out, strings
@@ -269,13 +268,9 @@ def typed_builder(
             out = list(map(known.__getitem__, lists))
         return out if all(out) else None  # type: ignore[return-value]
 
-    def source_count(value: Any) -> int:
-        """The JSON strings of a source object: the key "source", its keys and its string values."""
-        return 0 if value is None else 1 + len(value) + list(map(type, value.values())).count(str)
-
     def source_strings_of(values: list[Any]) -> int:
-        """The JSON strings of the sources ``values`` (None where there is none): ``source_column``'s count
-        without the tuples."""
+        """The JSON strings of the sources ``values`` (None where there is none): of each, the key "source", its
+        keys and its string values."""
         given = list(compress(values, map(is_not, values, repeat(None))))
         return len(given) + sum(map(len, given)) + list(map(type, chain.from_iterable(map(dict.values, given)))).count(str)
 
@@ -285,7 +280,6 @@ def typed_builder(
         has = list(map(is_not, values, repeat(None)))
         given = list(compress(values, has))
         flat = list(chain.from_iterable(map(dict.items, given)))
-        texts = list(map(type, map(_second, flat))).count(str)
         shared = iter(list(map(pairs.setdefault, flat, flat)))
         sizes = set(map(len, given))
         size = sizes.pop() if len(sizes) == 1 else 0
@@ -293,7 +287,7 @@ def typed_builder(
             tuples = iter(list(zip(*[shared] * size)))
         else:
             tuples = iter(list(map(tuple, map(islice, repeat(shared), map(len, given)))))
-        return pick(has, repeat(()), tuples), len(given) + len(flat) + texts  # () where there is no source
+        return pick(has, repeat(()), tuples), source_strings_of(given)  # () where there is no source
 
     def build(structs: list[_Article | None], check_text: list[bool] | bool) -> tuple[list[Article | None], int]:
         if check_text is False and structs and None not in structs:
@@ -367,7 +361,7 @@ def typed_builder(
                 append(None)
                 continue
             if entries:
-                source, n = None, source_count(a.source)
+                source, n = None, source_strings_of([a.source])
             else:
                 (source,), n = source_column([a.source])  # msgspec took only numbers within range
             strings += n
