@@ -103,6 +103,16 @@ print(json.dumps({'start_s': start, 'forked_s': forked, 'reload_s': statistics.m
                   'withdrawn': sum(1 for a in app.extensions['feedservice'].store.articles if getattr(a, 'withdrawn', None))}))
 """
 
+# The yardstick of the first read: the standard library parsing the same file, in a new process as the first read
+# is, with nothing checked, indexed or kept in order (what the peers in issue 7 start from).
+BASELINE_PROBE = r"""
+import json, sys, time
+t0 = time.perf_counter()
+with open(sys.argv[1], 'rb') as f:
+    doc = json.load(f)
+print(json.dumps({'start_s': time.perf_counter() - t0, 'items': len(doc.get('articles', ())) if isinstance(doc, dict) else len(doc)}))
+"""
+
 RENDER_PROBE = r"""
 import json, statistics, sys, time
 from feedservice import create_app
@@ -644,13 +654,23 @@ def _phase_load(n, args, supported, store, res, busy, state) -> None:
     # One first read varies by a third from run to run on a shared machine: the gated sizes take the median of
     # LOAD_ROUNDS new processes, and the report lists every one.
     rounds = LOAD_ROUNDS if n < BIG else 1
-    runs, shares = [], []
+    runs, shares, bases, ratios = [], [], [], []
     for k in range(rounds):
         log(f"{n:,}: load probe, {k + 1} of {rounds}")
-        run, share = quietly("load probe", lambda: run_probe(
+        ours = lambda: quietly("load probe", lambda: run_probe(
             LOAD_PROBE, [str(store), str(MAX_STORE_BYTES), "2"], args.tree, timeout=300 * scale))
+        base = lambda: quietly("baseline probe", lambda: run_probe(
+            BASELINE_PROBE, [str(store)], args.tree, timeout=300 * scale))[0]
+        if k % 2:  # alternating which goes first, as the wrk rounds do
+            b = base()
+            run, share = ours()
+        else:
+            run, share = ours()
+            b = base()
         runs.append(run)
         shares.append(share)
+        bases.append(b["start_s"])
+        ratios.append(run["start_s"] / b["start_s"])
     load = sorted(runs, key=lambda r: r["start_s"])[len(runs) // 2]
     busy["load probe"] = max(shares)
     state["withdrawn"] = load["withdrawn"]
@@ -658,6 +678,11 @@ def _phase_load(n, args, supported, store, res, busy, state) -> None:
     res.add(f"store load, first read of the file (create_app in a new process; serve does it once)"
             f"{f', median of {rounds}' if rounds > 1 else ''}",
             secs(load["start_s"]) + each, "<= 1 s", load["start_s"] <= 1)
+    res.add(f"the yardstick: the standard library's json.load of the same file in a new process (nothing checked or "
+            f"indexed){f', median of {rounds}' if rounds > 1 else ''}; first read / json.load, each round's own ratio"
+            f"{', their median' if rounds > 1 else ''}",
+            f"{secs(statistics.median(bases))}; {statistics.median(ratios):.2f}x"
+            + (f" (each: {', '.join(f'{r:.2f}x' for r in ratios)})" if rounds > 1 else ""))
     if load.get("forked_s") is not None:
         res.add("worker start under serve (create_app in a worker forked from serve, store handed down)",
                 secs(load["forked_s"]), "<= 1 s", load["forked_s"] <= 1)
