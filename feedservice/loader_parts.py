@@ -20,14 +20,13 @@ from array import array
 from dataclasses import dataclass
 from collections import deque
 from itertools import chain, compress, repeat
-from operator import attrgetter, is_, is_not, ne, not_, or_
+from operator import attrgetter, is_, is_not, ne, or_
 from typing import Any, Collection, Iterator, Sequence
 
 import msgspec
 from msgspec import Struct
 
 from .loader_fast import _offset_text, in_zone
-from .loader_typed import pick
 from .store import Article, Correction, Entry, Selection, Withdrawal, selections_of
 
 # A load forks a child only for this many articles to read, or more: below it, the fork costs more than it saves.
@@ -257,23 +256,26 @@ def merged_index(
     first: PartIndex, first_texts: list, second: PartIndex, second_texts: list, ministries: dict, topics: dict,
 ) -> Merged:
     """Returns the index of two parts together, and their entries and texts in its order (each part's
-    ``texts``, in its own order, are picked the same way as its entries), from each part's own index (with
+    ``texts``, in its own order, are taken the same way as its entries), from each part's own index (with
     ``keys``).
 
-    Each part's keys are a sorted run, so sorting their concatenation only merges two runs. Ids are unique, so
-    the merged order keeps each part's own order: the k-th position from ``first`` in it is ``first``'s k-th,
-    which maps each part's selection positions to positions in the whole; and the entries and texts are each
-    part's taken in turn, with no look-up of each in a list of places.
+    Each part's keys are a sorted run, so sorting their concatenation only merges two runs: ``runs``, the place
+    in (first's, then second's) of each position of the whole. The entries and texts are taken from the two
+    concatenated at those places: two streams, each read in its own order, so no look-up lands all over memory.
+    Ids are unique, so the merged order keeps each part's own order, and the inverse of ``runs`` gives the
+    whole's position of each of first's and of second's, which maps each part's selection positions to positions
+    in the whole.
     """
     n_first = len(first.entries)
     keys = first.keys + second.keys  # type: ignore[operator]
-    runs = list(range(len(keys)))  # places in keys: first's run, then second's
+    runs = list(range(len(keys)))
     runs.sort(key=keys.__getitem__)
-    from_second = list(map(n_first.__le__, runs))
-    del keys, runs
-    positions = range(len(from_second))
-    at_first = list(compress(positions, map(not_, from_second)))  # the whole's position of each of first's
-    at_second = list(compress(positions, from_second))
+    del keys
+    positions = range(len(runs))
+    at = [0] * len(runs)  # the inverse of runs: the whole's position of each place
+    deque(map(at.__setitem__, runs, positions), maxlen=0)  # the loop in C
+    at_first, at_second = at[:n_first], at[n_first:]
+    del at
     selections = {"all": Selection("all", "All news", positions)}
     for kind, names in (("ministries", ministries), ("topics", topics)):
         for slug, named in names.items():
@@ -286,6 +288,5 @@ def merged_index(
     corrected = [*map(at_first.__getitem__, first.corrected), *map(at_second.__getitem__, second.corrected)]
     return Merged(
         selections, tuple(sorted(withdrawn)), tuple(sorted(corrected)),
-        entries=pick(from_second, iter(first.entries), iter(second.entries)),
-        texts=pick(from_second, iter(first_texts), iter(second_texts)),
+        entries=_reordered(first.entries + second.entries, runs), texts=_reordered(first_texts + second_texts, runs),
     )
