@@ -103,7 +103,7 @@ def _as_list(chunk: list) -> bytes:
     return b",".join(ends)
 
 
-def pick(flags: list[bool], no: Iterator, yes: Iterator) -> list:
+def _pick(flags: list[bool], no: Iterator, yes: Iterator) -> list:
     """``[next(yes) if flag else next(no) for flag in flags]`` with the loop in C: ``[no, yes][flag]`` is the
     iterator to take from. The caller gives each as many items as it is asked for; map would end the list
     early without a word on a StopIteration, so the length is checked."""
@@ -208,7 +208,7 @@ def typed_builder(
         if published is None or later is None:
             return None
         # updated where it is given, else published
-        updated = pick(has_updated, compress(published, map(not_, has_updated)), iter(later))
+        updated = _pick(has_updated, compress(published, map(not_, has_updated)), iter(later))
         if not all(map(le, published, updated)):
             return None
         art_ministries = slug_column(list(map(_ministries, structs)), m_lists, m_slugs, m_sound)
@@ -287,7 +287,7 @@ def typed_builder(
             tuples = iter(list(zip(*[shared] * size)))
         else:
             tuples = iter(list(map(tuple, map(islice, repeat(shared), map(len, given)))))
-        return pick(has, repeat(()), tuples), source_strings_of(given)  # () where there is no source
+        return _pick(has, repeat(()), tuples), source_strings_of(given)  # () where there is no source
 
     def build(structs: list[_Article | None], check_text: list[bool] | bool) -> tuple[list[Article | None], int]:
         if check_text is False and structs and None not in structs:
