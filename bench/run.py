@@ -110,7 +110,7 @@ import json, sys, time
 t0 = time.perf_counter()
 with open(sys.argv[1], 'rb') as f:
     doc = json.load(f)
-print(json.dumps({'start_s': time.perf_counter() - t0, 'items': len(doc.get('articles', ())) if isinstance(doc, dict) else len(doc)}))
+print(json.dumps({'start_s': time.perf_counter() - t0}))
 """
 
 RENDER_PROBE = r"""
