@@ -513,13 +513,12 @@ class _Checker:
         if self.texts is not None:  # read from the file's text: kept as Entries, built when shown
             texts = self.texts
             ordered: Sequence[Article] = LazyArticles(
-                merged.texts if order is None else list(map(texts.__getitem__, order)),
-                merged.entries if order is None else list(map(entries_of(articles).__getitem__, order)),
+                list(map(texts.__getitem__, order)), list(map(entries_of(articles).__getitem__, order)),
                 self.reader(Context(self.tz, ministries, topics, m_renamed, t_renamed)),
             )
             entries: Sequence[Entry | Article] = ordered.entries  # type: ignore[attr-defined]
-        else:  # only a merge of two parts read from the text gives no order
-            ordered = entries = tuple(map(articles.__getitem__, order))  # type: ignore[arg-type]
+        else:
+            ordered = entries = tuple(map(articles.__getitem__, order))
         del articles, order
         positions = range(len(entries))
         return Store(
@@ -737,8 +736,6 @@ class _Checker:
         built, strings_built, strings_read = self._typed_all(elements, todo, typed, indexed, ministries, topics)
         if before:
             built = _kept_if_equal(built, before)
-            if self.presorted is not None and self.presorted.entries is not None:  # what the store will hold
-                _kept_if_equal(self.presorted.entries, before)  # type: ignore[arg-type]
         strings: int | None = strings_built
         elements.strings += strings_read
         if indexed and None not in built:
@@ -805,11 +802,9 @@ class _Checker:
             try:
                 built, strings_built, strings_read = typed_pieces((0, mine), shared and shared.first)
                 split = shared.met() if shared is not None else n  # the child's part: todo[split:]
-                own = own_texts = None
+                own = None
                 if result is not None and indexed and None not in built:
-                    own = part_index(built, ministries, topics, merged_here=True)  # type: ignore[arg-type]
-                    if own is not None:  # else an id is there twice
-                        own_texts = list(map(elements.texts.__getitem__, own.order))  # todo is every place
+                    own = part_index(built, ministries, topics, keys=True)  # type: ignore[arg-type]
             except BaseException:  # MemoryError, KeyboardInterrupt: wait for the child, so none is left behind
                 if result is not None:
                     result()
@@ -820,8 +815,7 @@ class _Checker:
                     wire.decode(got) if got is not None else (*self._typed_part(elements, todo[split:], typed), None)
                 )
                 if own is not None and index is not None and own.ids.isdisjoint(index.ids):
-                    theirs_texts = list(map(elements.texts.__getitem__, map(split.__add__, index.order)))
-                    self.presorted = merged_index(own, own_texts, index, theirs_texts, ministries, topics)  # type: ignore[arg-type]
+                    self.presorted = merged_index(own, index, ministries, topics)
                 built += entries
                 strings_built += n_built
                 strings_read += n_read

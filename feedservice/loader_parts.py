@@ -10,7 +10,7 @@ written if it has a problem.
 
 Each process also orders its part and builds its part's selections (``part_index``) while the other does the
 same, and ``merged_index`` joins the two: far less than ordering and selecting the whole store after the
-child is done. The merge takes the store's entries (and texts) from the two parts' ordered lists in turn.
+child is done.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class PartRead:
 
     def decode(self, data: Any) -> tuple[list[Entry | None], int, int, PartIndex | None]:
         """Returns what ``encode`` was given: the entries (None where refused), the two string counts, and the
-        index, if any (its ``ids`` a list, its ``entries`` and ``keys`` made here).
+        index, if any (its ``ids`` a list, its ``keys`` made here).
 
         The entries are made in the file's order, as the parent made its own: a reload reads them in that order
         (whole_index, the memo), and made in the merge's order they lay all over memory for it (a reload of
@@ -156,8 +156,7 @@ class PartRead:
                 groups[key] = positions = array("I")
                 positions.frombytes(packed)
             index = PartIndex(
-                w.order, _reordered(out, w.order), groups, w.withdrawn, w.corrected, w.ids,  # type: ignore[arg-type]
-                _keys(published, w.ids, w.order),
+                w.order, groups, w.withdrawn, w.corrected, w.ids, _keys(published, w.ids, w.order),
             )
         return out, w.strings_built, w.strings_read, index
 
@@ -169,11 +168,10 @@ class PartRead:
 class PartIndex:
     """A part's own index: ``order``, the places of its entries ordered by (published, id); ``groups``, each
     selection's positions in that order (the selections ``store.selections_of`` makes, but ``all``); the
-    positions of the withdrawn and corrected ones; ``ids``, its ids; and, where the merge is made, ``entries``,
-    the entries in that order, and ``keys``, the (published, id) of each (see ``part_index``)."""
+    positions of the withdrawn and corrected ones; ``ids``, its ids; and, where the merge is made, ``keys``, the
+    (published, id) of each in that order (see ``part_index``)."""
 
     order: list[int]
-    entries: list[Entry]
     groups: dict[str, Sequence[int]]
     withdrawn: list[int]
     corrected: list[int]
@@ -183,33 +181,29 @@ class PartIndex:
 
 @dataclass(frozen=True, slots=True)
 class Merged:
-    """A store's index: every selection, and the positions of the withdrawn and corrected articles. What is at
-    each position is given as ``order``, the places in the entries it was made from (``whole_index``), or as
-    the ordered ``entries`` and their ``texts`` themselves (``merged_index``)."""
+    """A store's index: ``order``, the places of its articles (in the file's order) ordered by (published, id);
+    every selection; and the positions of the withdrawn and corrected articles. Of the whole read at once
+    (``whole_index``), or of two parts together (``merged_index``)."""
 
+    order: list[int]
     selections: dict[str, Selection]
     withdrawn: tuple[int, ...]
     corrected: tuple[int, ...]
-    order: list[int] | None = None
-    entries: list[Entry] | None = None
-    texts: list | None = None
 
 
-def part_index(entries: list[Entry], ministries: dict, topics: dict, merged_here: bool = False) -> PartIndex | None:
+def part_index(entries: list[Entry], ministries: dict, topics: dict, keys: bool = False) -> PartIndex | None:
     """Returns the index of a part's entries (none None), or None if two of them share an id: each process makes
     its own at the same time, and ``merged_index`` joins them in a fraction of what making one for the whole
-    store takes. ``merged_here``: also what the merge takes from the part, its entries in order and their keys
-    (the parent's part, made on its own core); without it ``entries`` is empty (the child's part, whose entries
-    the parent reads back in the file's order and orders itself: see ``PartRead.decode``)."""
+    store takes. ``keys``: also the keys the merge sorts by (the parent's part: made here, on its own core; the
+    parent makes the child's when it reads them back, see ``PartRead.decode``)."""
     ids = list(map(_id, entries))
     unique = set(ids)
     if len(unique) != len(ids):
         return None  # the loader's own check finds which, and says so
     published, order, selections, withdrawn, corrected = _indexed(entries, ids, ministries, topics)
     return PartIndex(
-        order, _reordered(entries, order) if merged_here else [],
-        {key: sel.positions for key, sel in selections.items() if key != "all"},
-        withdrawn, corrected, unique, _keys(published, ids, order) if merged_here else None,
+        order, {key: sel.positions for key, sel in selections.items() if key != "all"}, withdrawn, corrected,
+        unique, _keys(published, ids, order) if keys else None,
     )
 
 
@@ -217,7 +211,7 @@ def whole_index(entries: Sequence[Entry | Article], ministries: dict, topics: di
     """Returns the index of a whole store's entries (or Articles), in file order: what a load in one process
     makes (any load but a big first read, which merges two parts' instead)."""
     _, order, selections, withdrawn, corrected = _indexed(entries, list(map(_id, entries)), ministries, topics)
-    return Merged(selections, tuple(withdrawn), tuple(corrected), order=order)
+    return Merged(order, selections, tuple(withdrawn), tuple(corrected))
 
 
 def _indexed(entries: Sequence[Entry | Article], ids: list[str], ministries: dict, topics: dict) -> tuple[
@@ -252,21 +246,17 @@ def _keys(published: list[dt.datetime], ids: list[str], order: list[int]) -> lis
     return list(zip(_reordered(published, order), _reordered(ids, order)))
 
 
-def merged_index(
-    first: PartIndex, first_texts: list, second: PartIndex, second_texts: list, ministries: dict, topics: dict,
-) -> Merged:
-    """Returns the index of two parts together, and their entries and texts in its order (each part's
-    ``texts``, in its own order, are taken the same way as its entries), from each part's own index (with
-    ``keys``).
+def merged_index(first: PartIndex, second: PartIndex, ministries: dict, topics: dict) -> Merged:
+    """Returns the index of two parts together, ``first``'s places then ``second``'s (as the file lists them),
+    from each part's own index (with ``keys``).
 
     Each part's keys are a sorted run, so sorting their concatenation only merges two runs: ``runs``, the place
-    in (first's, then second's) of each position of the whole. The entries and texts are taken from the two
-    concatenated at those places: two streams, each read in its own order, so no look-up lands all over memory.
+    in (first's, then second's) of each position of the whole, which maps each part's order to the whole's.
     Ids are unique, so the merged order keeps each part's own order, and the inverse of ``runs`` gives the
     whole's position of each of first's and of second's, which maps each part's selection positions to positions
     in the whole.
     """
-    n_first = len(first.entries)
+    n_first = len(first.order)
     keys = first.keys + second.keys  # type: ignore[operator]
     runs = list(range(len(keys)))
     runs.sort(key=keys.__getitem__)
@@ -286,7 +276,5 @@ def merged_index(
             selections[key] = Selection(key, named.name, array("I", found))
     withdrawn = [*map(at_first.__getitem__, first.withdrawn), *map(at_second.__getitem__, second.withdrawn)]
     corrected = [*map(at_first.__getitem__, first.corrected), *map(at_second.__getitem__, second.corrected)]
-    return Merged(
-        selections, tuple(sorted(withdrawn)), tuple(sorted(corrected)),
-        entries=_reordered(first.entries + second.entries, runs), texts=_reordered(first_texts + second_texts, runs),
-    )
+    order = _reordered(first.order + list(map(n_first.__add__, second.order)), runs)
+    return Merged(order, selections, tuple(sorted(withdrawn)), tuple(sorted(corrected)))

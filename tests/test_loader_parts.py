@@ -303,9 +303,8 @@ def test_a_part_read_back_is_the_part_written():
                      {"smart-city": Topic("smart-city", "Smart city")})
     back_whole, *_, index = wire.decode(wire.encode(whole, 0, 0, own))
     assert (index.order, index.groups, index.withdrawn, index.corrected) == (own.order, own.groups, [2], [1])
-    assert back_whole == whole and index.entries == [whole[k] for k in own.order]
-    assert own.entries == [] and own.keys is None  # the child's own index: the parent orders its entries
-    assert index.ids == [e.id for e in whole] and index.keys == [(e.published, e.id) for e in index.entries]
+    assert back_whole == whole and own.keys is None  # the child's own index: the parent makes the keys
+    assert index.ids == [e.id for e in whole] and index.keys == [(whole[k].published, whole[k].id) for k in own.order]
     assert {k: list(v) for k, v in index.groups.items()} == {
         "ministries/molit": [0, 1, 2], "ministries/ngii": [0, 2], "topics/smart-city": [0, 1]}
     assert part_index(whole + whole[:1], {"molit": Ministry("molit", "MOLIT")}, {}) is None  # an id twice
@@ -341,13 +340,10 @@ def test_two_parts_indexed_apart_and_merged_are_the_whole_indexed_at_once(split)
     entries = list(store.entries)
     random.Random(split).shuffle(entries)  # file order is any order
     first, second = entries[:split], entries[split:]
-    first_index = part_index(first, store.ministries, store.topics, merged_here=True)
-    second_index = part_index(second, store.ministries, store.topics, merged_here=True)
-    merged = merged_index(  # each entry's id stands for its text, which goes where the entry goes
-        first_index, [e.id for e in first_index.entries], second_index, [e.id for e in second_index.entries],
-        store.ministries, store.topics,
-    )
-    assert merged.entries == list(store.entries) and merged.texts == [e.id for e in store.entries]
+    first_index = part_index(first, store.ministries, store.topics, keys=True)
+    second_index = part_index(second, store.ministries, store.topics, keys=True)
+    merged = merged_index(first_index, second_index, store.ministries, store.topics)
+    assert [entries[k] for k in merged.order] == list(store.entries)  # places in first + second
     assert (merged.withdrawn, merged.corrected) == (store.withdrawn_positions, store.corrected_positions)
     assert len(merged.withdrawn) > 0 and len(merged.corrected) > 1
     assert {k: (s.title, list(s.positions)) for k, s in merged.selections.items()} == {
